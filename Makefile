@@ -1,0 +1,65 @@
+# Zero-copy TCMU: kernel series, tcmu-runner plugin, QEMU harness.
+#
+#   make demo      build, boot, serve a TCMU LUN, fio copy vs zero copy
+#   make check     all tests: host unit tests, then the in-guest suite on the
+#                  unpatched base (control) and on the patched kernel, both
+#                  debug builds (KASAN, lockdep, DEBUG_VM)
+#
+#   make deps      install missing Debian packages
+#   make tree      kernel trees: build/worktree/{base,patched}
+#   make kernel    patched plain kernel      make kernel-debug   patched debug kernel
+#   make plugin    tcmu-runner handler       make unit           host unit tests
+#   make shell     a shell in the guest (patched plain kernel; FLAVOR=debug)
+#   make clean     remove build/ outputs but keep downloads and the kernel trees
+#
+# Variables: KERNEL_SRC=<git tree> to apply the series to your own tree;
+# TESTS='test_io_*' to run a subset; ZC_INJECT=corrupt to break a test on
+# purpose; V=1 to see the guest console.
+SHELL := /bin/bash
+TOP := $(CURDIR)
+B := $(TOP)/build
+export KERNEL_SRC
+FLAVOR ?= plain
+TESTS ?=
+
+.PHONY: all demo check deps tree kernel kernel-debug kernel-base-debug plugin unit \
+	handlers shell clean help
+
+all: demo
+
+help:
+	@sed -n '2,/^$$/{s/^# \{0,1\}//;p}' Makefile
+
+deps:
+	@ci/deps.sh
+
+tree: deps
+	@ci/kernel-tree.sh
+
+kernel: tree
+	@ci/build-kernel.sh patched plain >/dev/null
+
+kernel-debug: tree
+	@ci/build-kernel.sh patched debug >/dev/null
+
+kernel-base-debug: tree
+	@ci/build-kernel.sh base debug >/dev/null
+
+plugin: deps
+	@$(MAKE) -s -C tcmu-runner-plugin O=$(B)/plugin
+	@ci/handlers.sh >/dev/null
+
+unit: deps
+	@$(MAKE) -s -C tcmu-runner-plugin O=$(B)/plugin test
+
+demo: kernel plugin
+	@ci/demo.sh
+
+check: deps
+	@ci/check.sh $(TESTS)
+
+shell: tree plugin
+	@ci/vm-run.sh -s -k "$$(ci/build-kernel.sh patched $(FLAVOR))"
+
+clean:
+	rm -rf $(B)/kbuild $(B)/plugin $(B)/handlers $(B)/vmout $(B)/logs

@@ -1,0 +1,90 @@
+#!/bin/bash
+# Configure and build a guest kernel.
+#
+#   ci/build-kernel.sh VARIANT FLAVOR
+#     VARIANT  base | patched   (source: build/worktree/VARIANT, see kernel-tree.sh)
+#     FLAVOR   plain | debug    (debug adds kernel-config/debug.config)
+#
+# Config: tinyconfig + kernel/configs/kvm_guest.config + kernel-config/*.config
+# (guest, target, and debug for FLAVOR=debug). Every option a fragment asks
+# for must end up in .config, or the build stops naming it.
+# The object tree is build/kbuild/FLAVOR-<git tree id>, so two variants with
+# the same source (an empty series) share one build; build/kbuild/VARIANT-FLAVOR
+# links to it. Prints the bzImage path on stdout.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(dirname "$here")
+B=${BUILD:-$top/build}
+variant=${1:?usage: build-kernel.sh base|patched plain|debug}
+flavor=${2:?usage: build-kernel.sh base|patched plain|debug}
+die() { echo "build-kernel: error: $*" >&2; exit 1; }
+say() { echo "build-kernel: $*" >&2; }
+
+case $variant in base|patched) ;; *) die "unknown variant '$variant'";; esac
+frags=("$top/kernel-config/guest.config" "$top/kernel-config/target.config")
+case $flavor in
+plain) ;;
+debug) frags+=("$top/kernel-config/debug.config") ;;
+*) die "unknown flavor '$flavor'";;
+esac
+[ -z "${EXTRA_CONFIG:-}" ] || frags+=($EXTRA_CONFIG)
+
+src=$B/worktree/$variant
+[ -e "$src/.git" ] || die "$src missing: run ci/kernel-tree.sh first"
+tree=$(git -C "$src" rev-parse HEAD^{tree})
+# An identical tree in the base worktree builds there (shared object dir).
+if [ "$variant" = patched ] && [ "$(git -C "$B/worktree/base" rev-parse HEAD^{tree})" = "$tree" ]; then
+	src=$B/worktree/base
+fi
+obj=$B/kbuild/$flavor-${tree:0:12}
+mkdir -p "$obj"
+ln -sfn "$(basename "$obj")" "$B/kbuild/$variant-$flavor"
+
+export ARCH=x86_64
+export CCACHE_BASEDIR=$B CCACHE_NOHASHDIR=1
+export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+ccache -M 8G >/dev/null 2>&1 || true
+mk=(make -s -C "$src" O="$obj" ARCH=x86_64 CC="ccache gcc" HOSTCC="ccache gcc")
+jobs=${JOBS:-$(nproc)}
+
+stamp=$obj/.config-stamp
+want=$(cat "${frags[@]}" "$src/kernel/configs/kvm_guest.config" | sha256sum | cut -c1-16)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || [ ! -f "$obj/.config" ]; then
+	say "configuring $variant/$flavor in $obj"
+	"${mk[@]}" tinyconfig >/dev/null
+	KCONFIG_CONFIG="$obj/.config" "$src/scripts/kconfig/merge_config.sh" -m -O "$obj" \
+		"$obj/.config" "$src/kernel/configs/kvm_guest.config" "${frags[@]}" >"$obj/merge.log" 2>&1 ||
+		{ cat "$obj/merge.log" >&2; die "merge_config failed"; }
+	"${mk[@]}" olddefconfig >/dev/null
+	# Every requested option must have survived olddefconfig.
+	bad=0
+	for f in "${frags[@]}"; do
+		while IFS= read -r line; do
+			case $line in
+			CONFIG_*=*)
+				opt=${line%%=*}
+				grep -qx -- "$line" "$obj/.config" || {
+					say "$(basename "$f"): $line requested, .config has: $(grep -E "^$opt=|^# $opt is not set" "$obj/.config" || echo 'nothing')"
+					bad=1; }
+				;;
+			"# CONFIG_"*" is not set")
+				opt=${line#\# }; opt=${opt%% *}
+				if grep -q "^$opt=" "$obj/.config"; then
+					say "$(basename "$f"): $opt must be off, .config has it on"; bad=1
+				fi
+				;;
+			esac
+		done < "$f"
+	done
+	[ $bad -eq 0 ] || die "requested options missing from .config (dependencies not met?)"
+	echo "$want" > "$stamp"
+fi
+
+say "building $variant/$flavor (j$jobs)"
+start=$(date +%s)
+if ! "${mk[@]}" -j"$jobs" bzImage >"$obj/build.log" 2>&1; then
+	grep -E 'error|Error' "$obj/build.log" | head -n 40 >&2
+	die "kernel build failed; full log: $obj/build.log"
+fi
+say "built $variant/$flavor in $(( $(date +%s) - start ))s"
+echo "$obj/arch/x86/boot/bzImage"

@@ -1,0 +1,66 @@
+#!/bin/bash
+# `make check`: host unit tests, then the in-guest suite (ci/tests) on the
+# unpatched base kernel (the control: today's copy path) and on the patched
+# kernel, both debug builds. Ends with one summary line:
+#   check: N passed, N failed, N skipped
+#
+# usage: ci/check.sh [PATTERN...]   (test name patterns, e.g. 'test_io_*')
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(dirname "$here")
+B=${BUILD:-$top/build}
+cd "$top"
+t0=$(date +%s)
+pass=0 failn=0 skipn=0
+res=$B/results
+mkdir -p "$res" "$B/vmout"
+
+count_tap() { # file
+	local p f s
+	p=$(grep -cE '^ok [0-9]+ ' "$1"); s=$(grep -cE '^ok [0-9]+ .*# SKIP' "$1")
+	f=$(grep -cE '^not ok [0-9]+ ' "$1")
+	pass=$((pass + p - s)) skipn=$((skipn + s)) failn=$((failn + f))
+	echo "check: $(basename "$1" .tap): $((p - s)) passed, $f failed, $s skipped"
+}
+bail() { echo "check: error: $*" >&2; failn=$((failn + 1)); }
+
+ci/kernel-tree.sh || { echo "check: error: kernel trees could not be prepared" >&2; exit 1; }
+make -s plugin || { echo "check: error: plugin build failed" >&2; exit 1; }
+
+echo "check: host unit tests"
+if make -s -C tcmu-runner-plugin O="$B/plugin" test > "$res/unit.tap" 2>&1; then :; else
+	grep -q '^not ok' "$res/unit.tap" || bail "unit tests did not run (see $res/unit.tap)"
+fi
+sed 's/^/    /' "$res/unit.tap"
+count_tap "$res/unit.tap"
+
+declare -A seen
+for variant in base patched; do
+	img=$(ci/build-kernel.sh "$variant" debug) || { bail "$variant debug kernel build failed"; continue; }
+	if [ -n "${seen[$img]:-}" ]; then
+		echo "check: $variant kernel is identical to ${seen[$img]} (the series is empty): not booted twice"
+		continue
+	fi
+	seen[$img]=$variant
+	tap=$B/vmout/check-$variant.tap
+	rm -f "$tap"
+	echo "check: booting the $variant debug kernel ($img)"
+	ci/vm-run.sh -k "$img" -m 3G -t 3000 -l "$B/logs/check-$variant.log" \
+		-e "ZC_INJECT=${ZC_INJECT:-}" -- ci/tests/run-tests.sh -o "$tap" "$@"
+	rc=$?
+	if [ -s "$tap" ]; then
+		cp "$tap" "$res/"
+		count_tap "$tap"
+	fi
+	case $rc in
+	0) ;;
+	253) bail "$variant: the kernel logged a splat outside any test (see $B/logs/check-$variant.log)" ;;
+	254) bail "$variant: guest hung (see $B/logs/check-$variant.log)" ;;
+	255) bail "$variant: guest died: panic or init crash (see $B/logs/check-$variant.log)" ;;
+	*) [ -s "$tap" ] || bail "$variant: test run failed with status $rc and no results" ;;
+	esac
+done
+
+echo "check: finished in $(( $(date +%s) - t0 ))s; results in $res"
+echo "check: $pass passed, $failn failed, $skipn skipped"
+[ $failn -eq 0 ]

@@ -1,0 +1,45 @@
+#!/bin/bash
+# In-guest part of `make demo`: serve a zcfile LUN backed by a file on
+# tmpfs through tcm_loop and run fio 1 MiB sequential write and read on it,
+# with zero copy off (the copy path) and, when the kernel offers it, on.
+# Results go to stdout and, as JSON lines, to $1 if given.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../tests/test_common.sh"
+. "$here/stack.sh"
+out=${1:-/dev/null}
+: > "$out"
+SIZE=${DEMO_SIZE:-256M} RUNTIME=${DEMO_RUNTIME:-10}
+
+stack_start || exit 1
+zc_cleanup_push stack_stop
+truncate -s "$SIZE" "$ZC_TMP/backing"
+zc_lun_create demo "$SIZE" user "$ZC_TMP/backing" || fail "LUN creation"
+bsdir=$(zc_backstore_dir demo)
+# Fill the LUN once so reads hit allocated tmpfs pages.
+dd if=/dev/zero of="$ZC_DISK" bs=1M oflag=direct status=none
+
+modes=(copy)
+if [ -e "$bsdir/attrib/zero_copy" ]; then
+	modes+=(zerocopy)
+else
+	log "this kernel has no TCMU zero copy (no attrib/zero_copy): copy path only"
+fi
+
+run() { # mode rw
+	local mode=$1 rw=$2
+	fio --output-format=json --name="$mode-$rw" --filename="$ZC_DISK" --ioengine=libaio \
+		--direct=1 --rw="$rw" --bs=1M --iodepth=8 --size="$SIZE" \
+		--time_based --runtime="$RUNTIME" --ramp_time=2 |
+		python3 "$here/fio_summary.py" --label "$mode" >> "$out" || fail "fio $mode $rw"
+}
+for mode in "${modes[@]}"; do
+	if [ "$mode" = zerocopy ]; then
+		echo 1 > "$bsdir/attrib/zero_copy" || fail "cannot enable zero copy"
+	elif [ -e "$bsdir/attrib/zero_copy" ]; then
+		echo 0 > "$bsdir/attrib/zero_copy"
+	fi
+	run "$mode" write
+	run "$mode" read
+done
+python3 "$here/fio_summary.py" --table < "$out"

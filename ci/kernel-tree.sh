@@ -1,0 +1,128 @@
+#!/bin/bash
+# Prepare the kernel source trees:
+#   build/worktree/base     the unpatched base (the control)
+#   build/worktree/patched  the base with patches/ applied by `git am` in
+#                           `series` order, on branch $ZC_BRANCH
+#
+# Without KERNEL_SRC the base is Linux $KVER from Debian's `linux` source
+# package (the upstream orig tarball, without Debian's patches), turned into
+# a git repository with one base commit under build/linux.git.
+# With KERNEL_SRC=<git tree> the base is that tree's HEAD; the series is
+# applied on a new branch of that tree (in a worktree under build/, so the
+# tree's own checkout is not touched).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(dirname "$here")
+B=${BUILD:-$top/build}
+KVER=${KVER:-7.2.8}
+KDEB=${KDEB:-7.2.8-1}
+ZC_BRANCH=${ZC_BRANCH:-tcmu-zc}
+
+die() { echo "kernel-tree: error: $*" >&2; exit 1; }
+say() { echo "kernel-tree: $*" >&2; }
+
+own_repo() {
+	local repo=$B/linux.git src=$B/src
+	if git -C "$repo" rev-parse -q --verify refs/tags/base >/dev/null 2>&1; then
+		echo "$repo"; return
+	fi
+	mkdir -p "$src"
+	local orig=$src/linux_$KVER.orig.tar.xz
+	if [ ! -s "$orig" ]; then
+		say "fetching Debian source package linux=$KDEB"
+		(cd "$src" && "$here/apt-private.sh" source --download-only "linux=$KDEB" >&2) ||
+			die "could not download linux=$KDEB from Debian's archive"
+	fi
+	[ -s "$orig" ] || die "$orig missing after download"
+	say "unpacking $(basename "$orig")"
+	rm -rf "$repo.tmp"; mkdir -p "$repo.tmp"
+	tar -C "$repo.tmp" --strip-components=1 -xf "$orig"
+	[ -f "$repo.tmp/Makefile" ] || die "unexpected tarball layout in $orig"
+	(
+		cd "$repo.tmp"
+		git init -q -b base
+		git config user.name "tcmu-zc harness"
+		git config user.email "tcmu-zc@localhost"
+		git config core.autocrlf false
+		git config gc.auto 0
+		git add -A
+		git commit -q -m "Linux $KVER (Debian linux_$KVER.orig.tar.xz)"
+		git tag base
+	)
+	mv "$repo.tmp" "$repo"
+	echo "$repo"
+}
+
+check_kernel_src() {
+	local d=$1
+	[ -d "$d" ] || die "KERNEL_SRC=$d: no such directory"
+	git -C "$d" rev-parse --git-dir >/dev/null 2>&1 ||
+		die "KERNEL_SRC=$d is not a git tree (git init it, or leave KERNEL_SRC unset)"
+	[ -f "$d/Makefile" ] && grep -q '^VERSION = ' "$d/Makefile" ||
+		die "KERNEL_SRC=$d does not look like a Linux source tree (no top-level Makefile)"
+	local v p
+	v=$(sed -n 's/^VERSION = //p' "$d/Makefile")
+	p=$(sed -n 's/^PATCHLEVEL = //p' "$d/Makefile")
+	[ "$v.$p" = "${KVER%.*}" ] ||
+		say "warning: KERNEL_SRC is Linux $v.$p, the series is made for $KVER"
+}
+
+if [ -n "${KERNEL_SRC:-}" ]; then
+	KERNEL_SRC=$(cd "$KERNEL_SRC" 2>/dev/null && pwd) || die "KERNEL_SRC=${KERNEL_SRC}: no such directory"
+	check_kernel_src "$KERNEL_SRC"
+	repo=$KERNEL_SRC
+	# The base is remembered the first time so that re-running after the
+	# branch moved does not stack the series on itself.
+	base_ref=refs/tcmu-zc/base
+	if ! git -C "$repo" rev-parse -q --verify "$base_ref" >/dev/null; then
+		cur=$(git -C "$repo" rev-parse HEAD)
+		git -C "$repo" update-ref "$base_ref" "$cur"
+	fi
+	base=$(git -C "$repo" rev-parse "$base_ref")
+else
+	repo=$(own_repo)
+	base=$(git -C "$repo" rev-parse refs/tags/base)
+fi
+
+wt=$B/worktree
+mkdir -p "$wt"
+git -C "$repo" worktree prune
+
+# The base worktree: detached at the base commit.
+if [ ! -e "$wt/base/.git" ]; then
+	rm -rf "$wt/base"
+	git -C "$repo" worktree add -q --detach "$wt/base" "$base"
+else
+	[ "$(git -C "$wt/base" rev-parse HEAD)" = "$base" ] ||
+		git -C "$wt/base" checkout -q --detach "$base"
+fi
+
+# The patched worktree: $ZC_BRANCH = base + series.
+mapfile -t plist < <(grep -v '^[[:space:]]*\(#\|$\)' "$top/series" 2>/dev/null | awk '{print $1}')
+for p in "${plist[@]}"; do
+	[ -f "$top/patches/$p" ] || die "series names $p, which is not in patches/"
+done
+stamp=$( (echo "$base"; for p in "${plist[@]}"; do sha256sum "$top/patches/$p"; done) | sha256sum | cut -c1-16)
+if [ ! -e "$wt/patched/.git" ]; then
+	rm -rf "$wt/patched"
+	git -C "$repo" worktree add -q -B "$ZC_BRANCH" "$wt/patched" "$base"
+	rm -f "$wt/.patched-stamp"
+fi
+if [ "$(cat "$wt/.patched-stamp" 2>/dev/null)" != "$stamp" ]; then
+	cd "$wt/patched"
+	git am --abort >/dev/null 2>&1 || true
+	git checkout -q -B "$ZC_BRANCH" "$base"
+	git config user.name >/dev/null || git config user.name "tcmu-zc harness"
+	git config user.email >/dev/null || git config user.email "tcmu-zc@localhost"
+	for p in "${plist[@]}"; do
+		if ! git am -q --keep-cr "$top/patches/$p" >/dev/null 2>"$wt/am.log"; then
+			cat "$wt/am.log" >&2
+			git am --abort >/dev/null 2>&1 || true
+			die "patch does not apply: patches/$p"
+		fi
+	done
+	echo "$stamp" > "$wt/.patched-stamp"
+	say "applied ${#plist[@]} patch(es) on branch $ZC_BRANCH"
+fi
+say "base:    $wt/base ($(git -C "$wt/base" log -1 --format='%h %s'))"
+say "patched: $wt/patched ($(git -C "$wt/patched" log -1 --format='%h %s'))"
