@@ -43,13 +43,13 @@ for variant in base patched; do
 	fi
 	seen[$img]=$variant
 	tap=$B/vmout/check-$variant.tap
-	rm -f "$tap"
+	rm -f "$B/vmout/check-$variant"*
 	echo "check: booting the $variant debug kernel ($img)"
 	ci/vm-run.sh -k "$img" -m 3G -t 3000 -l "$B/logs/check-$variant.log" \
 		-e "ZC_INJECT=${ZC_INJECT:-}" -- ci/tests/run-tests.sh -o "$tap" "$@"
 	rc=$?
 	if [ -s "$tap" ]; then
-		cp "$tap" "$res/"
+		cp "$B/vmout/check-$variant"* "$res/"
 		count_tap "$tap"
 	fi
 	case $rc in

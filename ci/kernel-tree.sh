@@ -68,7 +68,8 @@ check_kernel_src() {
 }
 
 if [ -n "${KERNEL_SRC:-}" ]; then
-	KERNEL_SRC=$(cd "$KERNEL_SRC" 2>/dev/null && pwd) || die "KERNEL_SRC=${KERNEL_SRC}: no such directory"
+	ks=$(cd "$KERNEL_SRC" 2>/dev/null && pwd) || die "KERNEL_SRC=$KERNEL_SRC: no such directory"
+	KERNEL_SRC=$ks
 	check_kernel_src "$KERNEL_SRC"
 	repo=$KERNEL_SRC
 	# The base is remembered the first time so that re-running after the
@@ -87,6 +88,17 @@ fi
 wt=$B/worktree
 mkdir -p "$wt"
 git -C "$repo" worktree prune
+# Worktrees left by another repository (KERNEL_SRC switched): start over.
+common=$(cd "$repo" && cd "$(git rev-parse --git-common-dir)" && pwd)
+for v in base patched; do
+	[ -e "$wt/$v/.git" ] || continue
+	c=$(cd "$wt/$v" && cd "$(git rev-parse --git-common-dir)" 2>/dev/null && pwd)
+	if [ "$c" != "$common" ]; then
+		say "replacing $wt/$v (a worktree of another repository)"
+		rm -rf "${wt:?}/$v" "$wt/.patched-stamp"
+		git -C "$c" worktree prune 2>/dev/null || true
+	fi
+done
 
 # The base worktree: detached at the base commit.
 if [ ! -e "$wt/base/.git" ]; then
