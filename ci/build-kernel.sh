@@ -51,6 +51,7 @@ stamp=$obj/.config-stamp
 want=$(cat "${frags[@]}" "$src/kernel/configs/kvm_guest.config" | sha256sum | cut -c1-16)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || [ ! -f "$obj/.config" ]; then
 	say "configuring $variant/$flavor in $obj"
+	rm -f "$stamp"
 	"${mk[@]}" tinyconfig >/dev/null
 	KCONFIG_CONFIG="$obj/.config" "$src/scripts/kconfig/merge_config.sh" -m -O "$obj" \
 		"$obj/.config" "$src/kernel/configs/kvm_guest.config" "${frags[@]}" >"$obj/merge.log" 2>&1 ||

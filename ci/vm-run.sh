@@ -11,6 +11,7 @@
 #   -l FILE   console log (default: build/logs/vm-<time>.log)
 #   -o DIR    host directory shared read-write at the same path (default: build/vmout)
 #   -e V=X    set V=X for the command (repeatable)
+#   -a ARGS   extra kernel command line arguments
 #   -s        interactive: console on this terminal, a shell instead of COMMAND
 #   -h        this help
 #
@@ -33,9 +34,9 @@ B=${BUILD:-$top/build}
 usage() { sed -n '2,/^$/{s/^# \{0,1\}//;p}' "$0"; }
 die() { echo "vm-run: error: $*" >&2; exit 125; }
 
-kernel= mem=2G cpus=2 tmo=2400 log= out=$B/vmout interactive=0
+kernel= mem=2G cpus=2 tmo=2400 log= out=$B/vmout interactive=0 extra=
 envs=()
-while getopts "k:m:c:t:l:o:e:sh" o; do
+while getopts "k:m:c:t:l:o:e:a:sh" o; do
 	case $o in
 	k) kernel=$OPTARG ;;
 	m) mem=$OPTARG ;;
@@ -45,6 +46,7 @@ while getopts "k:m:c:t:l:o:e:sh" o; do
 	o) out=$OPTARG ;;
 	e) [[ $OPTARG == [A-Za-z_]*=* ]] || die "-e wants VAR=VALUE, got '$OPTARG'"
 	   envs+=("$OPTARG") ;;
+	a) extra+=" $OPTARG" ;;
 	s) interactive=1 ;;
 	h) usage; exit 0 ;;
 	*) usage >&2; exit 125 ;;
@@ -81,11 +83,14 @@ fi
 b64=$(printf '%s' "$script" | base64 -w0)
 [ ${#b64} -lt 1400 ] || die "command too long for the kernel command line (${#b64} bytes encoded); put it in a script"
 
-append="console=ttyS0 loglevel=5 panic=-1 nokaslr"
+# pci=noacpi: the PIIX _PRT AML loop times out under TCG with KASAN (30 s per
+# virtio device, AE_AML_LOOP_TIMEOUT); the PIRQ table routes IRQs as well.
+append="console=ttyS0 loglevel=5 panic=-1 nokaslr pci=noacpi"
 append+=" root=hostroot rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=loose ro"
 append+=" init=$here/guest-init.sh zc_cmd=$b64 zc_out=$out"
 [ -z "$kbuild" ] || append+=" zc_kbuild=$kbuild"
 [ $interactive -eq 0 ] || append+=" zc_interactive=1"
+append+="$extra"
 
 qemu=(qemu-system-x86_64 -machine pc -accel tcg,thread=multi -cpu max
 	-smp "$cpus" -m "$mem" -no-reboot -display none -vga none -nodefaults

@@ -17,7 +17,8 @@ truncate -s "$SIZE" "$ZC_TMP/backing"
 zc_lun_create demo "$SIZE" user "$ZC_TMP/backing" || fail "LUN creation"
 bsdir=$(zc_backstore_dir demo)
 # Fill the LUN once so reads hit allocated tmpfs pages.
-dd if=/dev/zero of="$ZC_DISK" bs=1M oflag=direct status=none
+dd if=/dev/zero of="$ZC_DISK" bs=1M count=$(( $(blockdev --getsize64 "$ZC_DISK") >> 20 )) \
+	oflag=direct status=none || fail "fill"
 
 modes=(copy)
 if [ -e "$bsdir/attrib/zero_copy" ]; then
@@ -42,4 +43,7 @@ for mode in "${modes[@]}"; do
 	run "$mode" write
 	run "$mode" read
 done
+echo
+echo "fio, 1 MiB sequential, iodepth 8, ${RUNTIME}s per run, zcfile LUN on tmpfs via tcm_loop"
+echo "(QEMU TCG: compare the ratios, not the absolute numbers)"
 python3 "$here/fio_summary.py" --table < "$out"
