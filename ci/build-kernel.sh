@@ -32,9 +32,14 @@ esac
 src=$B/worktree/$variant
 [ -e "$src/.git" ] || die "$src missing: run ci/kernel-tree.sh first"
 tree=$(git -C "$src" rev-parse HEAD^{tree})
-# An identical tree in the base worktree builds there (shared object dir).
-if [ "$variant" = patched ] && [ "$(git -C "$B/worktree/base" rev-parse HEAD^{tree})" = "$tree" ]; then
-	src=$B/worktree/base
+# An identical tree in the base worktree builds there (shared object dir);
+# a real series adds the options it introduces (series.config).
+if [ "$variant" = patched ]; then
+	if [ "$(git -C "$B/worktree/base" rev-parse HEAD^{tree})" = "$tree" ]; then
+		src=$B/worktree/base
+	else
+		frags+=("$top/kernel-config/series.config")
+	fi
 fi
 obj=$B/kbuild/$flavor-${tree:0:12}
 mkdir -p "$obj"

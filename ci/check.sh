@@ -34,6 +34,27 @@ fi
 sed 's/^/    /' "$res/unit.tap"
 count_tap "$res/unit.tap"
 
+# The series: every patch passes checkpatch --strict (UNKNOWN_COMMIT_ID is
+# ignored: the base tree has no upstream history to look a Fixes: sha up in).
+echo "check: checkpatch --strict on the series"
+{
+	n=0
+	while read -r p; do
+		n=$((n + 1))
+		if out=$(cd "$B/worktree/base" && PATH=/usr/bin:$PATH ./scripts/checkpatch.pl \
+			--strict --terse --no-summary --ignore UNKNOWN_COMMIT_ID "$top/patches/$p" 2>&1) &&
+			[ -z "$out" ]; then
+			echo "ok $n checkpatch $p"
+		else
+			echo "not ok $n checkpatch $p"
+			echo "$out" | sed 's/^/# /'
+		fi
+	done < <(grep -v '^[[:space:]]*\(#\|$\)' series | awk '{print $1}')
+	echo "1..$n"
+} > "$res/checkpatch.tap"
+sed 's/^/    /' "$res/checkpatch.tap"
+count_tap "$res/checkpatch.tap"
+
 declare -A seen
 for variant in base patched; do
 	img=$(ci/build-kernel.sh "$variant" debug) || { bail "$variant debug kernel build failed"; continue; }
@@ -42,11 +63,12 @@ for variant in base patched; do
 		continue
 	fi
 	seen[$img]=$variant
+	ci/build-selftests.sh "$variant" >/dev/null || { bail "$variant selftests build failed"; continue; }
 	tap=$B/vmout/check-$variant.tap
 	rm -f "$B/vmout/check-$variant"*
 	echo "check: booting the $variant debug kernel ($img)"
 	ci/vm-run.sh -k "$img" -m 3G -t 3000 -l "$B/logs/check-$variant.log" \
-		-e "ZC_INJECT=${ZC_INJECT:-}" -- ci/tests/run-tests.sh -o "$tap" "$@"
+		-e "ZC_INJECT=${ZC_INJECT:-}" -e "ZC_VARIANT=$variant" -- ci/tests/run-tests.sh -o "$tap" "$@"
 	rc=$?
 	if [ -s "$tap" ]; then
 		cp "$B/vmout/check-$variant"* "$res/"

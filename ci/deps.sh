@@ -8,6 +8,8 @@ PKGS=(
 	# kernel build
 	build-essential flex bison bc libelf-dev libssl-dev cpio xz-utils
 	ccache sparse git dpkg-dev
+	# checkpatch.pl (spdxcheck.py needs ply and git for python3)
+	python3-ply python3-git
 	# VM
 	qemu-system-x86 qemu-utils
 	# the stack inside the guest

@@ -46,7 +46,13 @@ own_repo() {
 		git config core.autocrlf false
 		git config gc.auto 0
 		git add -A
-		git commit -q -m "Linux $KVER (Debian linux_$KVER.orig.tar.xz)"
+		# A deterministic commit (fixed identity, the tarball's date), so
+		# the cover letter's base-commit is the same on every machine.
+		d="@$(stat -c %Y Makefile) +0000"
+		GIT_AUTHOR_DATE=$d GIT_COMMITTER_DATE=$d \
+		GIT_AUTHOR_NAME="Linux $KVER" GIT_AUTHOR_EMAIL="linux@localhost" \
+		GIT_COMMITTER_NAME="Linux $KVER" GIT_COMMITTER_EMAIL="linux@localhost" \
+			git commit -q -m "Linux $KVER (Debian linux_$KVER.orig.tar.xz)"
 		git tag base
 	)
 	mv "$repo.tmp" "$repo"
