@@ -16,9 +16,33 @@ mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 mount -t configfs configfs /sys/kernel/config
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 
-# Writable scratch: everything a daemon or a test writes.
-for d in /run /tmp /var/tmp /var/log /var/lib /var/cache /root /mnt; do
+# Writable scratch: everything a daemon or a test writes. The project (and
+# the kernel build) may live under one of these directories (a clone in
+# /tmp, say): such paths are bind-mounted aside first and moved back on top
+# of the tmpfs, so they keep their host paths.
+mount -t tmpfs -o mode=0755 tmpfs /run
+keep=()
+for p in $(arg zc_top) $(arg zc_kbuild); do
+	[ -d "$p" ] && keep+=("$p")
+done
+for d in /tmp /var/tmp /var/log /var/lib /var/cache /root /mnt; do
+	moved=()
+	for p in "${keep[@]}"; do
+		case $p in "$d"/*)
+			k=/run/keep/${#moved[@]}
+			mkdir -p "$k"
+			mount --bind "$p" "$k"
+			moved+=("$p")
+			;;
+		esac
+	done
 	mount -t tmpfs -o mode=0755 tmpfs "$d"
+	i=0
+	for p in "${moved[@]}"; do
+		mkdir -p "$p"
+		mount --move "/run/keep/$i" "$p"
+		i=$((i + 1))
+	done
 done
 chmod 1777 /tmp /var/tmp
 mkdir -p /run/lock /var/lib/dbus /var/log/tcmu

@@ -87,7 +87,7 @@ b64=$(printf '%s' "$script" | base64 -w0)
 # virtio device, AE_AML_LOOP_TIMEOUT); the PIRQ table routes IRQs as well.
 append="console=ttyS0 loglevel=5 panic=-1 nokaslr pci=noacpi"
 append+=" root=hostroot rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=loose ro"
-append+=" init=$here/guest-init.sh zc_cmd=$b64 zc_out=$out"
+append+=" init=$here/guest-init.sh zc_cmd=$b64 zc_out=$out zc_top=$top"
 [ -z "$kbuild" ] || append+=" zc_kbuild=$kbuild"
 [ $interactive -eq 0 ] || append+=" zc_interactive=1"
 append+="$extra"
