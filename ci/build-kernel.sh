@@ -8,9 +8,10 @@
 # Config: tinyconfig + kernel/configs/kvm_guest.config + kernel-config/*.config
 # (guest, target, and debug for FLAVOR=debug). Every option a fragment asks
 # for must end up in .config, or the build stops naming it.
-# The object tree is build/kbuild/FLAVOR-<git tree id>, so two variants with
-# the same source (an empty series) share one build; build/kbuild/VARIANT-FLAVOR
-# links to it. Prints the bzImage path on stdout.
+# The object tree is build/kbuild/VARIANT-FLAVOR (incremental: a new series
+# rebuilds what it touches, ccache catches the rest). While the series is
+# empty, patched-FLAVOR is a link to base-FLAVOR: one build for both.
+# Prints the bzImage path on stdout.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
@@ -32,18 +33,22 @@ esac
 src=$B/worktree/$variant
 [ -e "$src/.git" ] || die "$src missing: run ci/kernel-tree.sh first"
 tree=$(git -C "$src" rev-parse HEAD^{tree})
-# An identical tree in the base worktree builds there (shared object dir);
-# a real series adds the options it introduces (series.config).
+obj=$B/kbuild/$variant-$flavor
+mkdir -p "$B/kbuild"
+# An identical tree builds once, in base's object dir; a real series adds
+# the options it introduces (series.config).
 if [ "$variant" = patched ]; then
 	if [ "$(git -C "$B/worktree/base" rev-parse HEAD^{tree})" = "$tree" ]; then
 		src=$B/worktree/base
+		[ -L "$obj" ] || rm -rf "$obj"
+		ln -sfn "base-$flavor" "$obj"
+		obj=$B/kbuild/base-$flavor
 	else
+		[ ! -L "$obj" ] || rm -f "$obj"
 		frags+=("$top/kernel-config/series.config")
 	fi
 fi
-obj=$B/kbuild/$flavor-${tree:0:12}
 mkdir -p "$obj"
-ln -sfn "$(basename "$obj")" "$B/kbuild/$variant-$flavor"
 
 export ARCH=x86_64
 export CCACHE_BASEDIR=$B CCACHE_NOHASHDIR=1
@@ -52,9 +57,37 @@ ccache -M 8G >/dev/null 2>&1 || true
 mk=(make -s -C "$src" O="$obj" ARCH=x86_64 CC="ccache gcc" HOSTCC="ccache gcc")
 jobs=${JOBS:-$(nproc)}
 
+# Every requested option must be in .config (after olddefconfig, and still
+# after later builds: a Kconfig symbol that vanished for one build, e.g. a
+# reverted patch, is silently dropped from .config by syncconfig).
+config_ok() {
+	local f line opt bad=0
+	for f in "${frags[@]}"; do
+		while IFS= read -r line; do
+			case $line in
+			CONFIG_*=*)
+				opt=${line%%=*}
+				grep -qx -- "$line" "$obj/.config" 2>/dev/null || {
+					[ "${1:-}" = quiet ] ||
+					say "$(basename "$f"): $line requested, .config has: $(grep -E "^$opt=|^# $opt is not set" "$obj/.config" || echo 'nothing')"
+					bad=1; }
+				;;
+			"# CONFIG_"*" is not set")
+				opt=${line#\# }; opt=${opt%% *}
+				if grep -q "^$opt=" "$obj/.config" 2>/dev/null; then
+					[ "${1:-}" = quiet ] || say "$(basename "$f"): $opt must be off, .config has it on"
+					bad=1
+				fi
+				;;
+			esac
+		done < "$f"
+	done
+	return $bad
+}
+
 stamp=$obj/.config-stamp
 want=$(cat "${frags[@]}" "$src/kernel/configs/kvm_guest.config" | sha256sum | cut -c1-16)
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || [ ! -f "$obj/.config" ]; then
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! config_ok quiet; then
 	say "configuring $variant/$flavor in $obj"
 	rm -f "$stamp"
 	"${mk[@]}" tinyconfig >/dev/null
@@ -62,27 +95,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || [ ! -f "$obj/.config" ]; then
 		"$obj/.config" "$src/kernel/configs/kvm_guest.config" "${frags[@]}" >"$obj/merge.log" 2>&1 ||
 		{ cat "$obj/merge.log" >&2; die "merge_config failed"; }
 	"${mk[@]}" olddefconfig >/dev/null
-	# Every requested option must have survived olddefconfig.
-	bad=0
-	for f in "${frags[@]}"; do
-		while IFS= read -r line; do
-			case $line in
-			CONFIG_*=*)
-				opt=${line%%=*}
-				grep -qx -- "$line" "$obj/.config" || {
-					say "$(basename "$f"): $line requested, .config has: $(grep -E "^$opt=|^# $opt is not set" "$obj/.config" || echo 'nothing')"
-					bad=1; }
-				;;
-			"# CONFIG_"*" is not set")
-				opt=${line#\# }; opt=${opt%% *}
-				if grep -q "^$opt=" "$obj/.config"; then
-					say "$(basename "$f"): $opt must be off, .config has it on"; bad=1
-				fi
-				;;
-			esac
-		done < "$f"
-	done
-	[ $bad -eq 0 ] || die "requested options missing from .config (dependencies not met?)"
+	config_ok || die "requested options missing from .config (dependencies not met?)"
 	echo "$want" > "$stamp"
 fi
 
