@@ -52,7 +52,7 @@ mkdir -p "$obj"
 
 export ARCH=x86_64
 export CCACHE_BASEDIR=$B CCACHE_NOHASHDIR=1
-export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+export CCACHE_DIR=${CCACHE_DIR:-${HOME:-/root}/.cache/ccache}
 ccache -M 8G >/dev/null 2>&1 || true
 mk=(make -s -C "$src" O="$obj" ARCH=x86_64 CC="ccache gcc" HOSTCC="ccache gcc")
 jobs=${JOBS:-$(nproc)}
