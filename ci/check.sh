@@ -10,6 +10,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
 B=${BUILD:-$top/build}
 cd "$top"
+# Tools below (checkpatch.pl, ccache, targetcli) look for files under HOME.
+export HOME=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
 t0=$(date +%s)
 pass=0 failn=0 skipn=0
 res=$B/results
