@@ -115,7 +115,8 @@ else
 fi
 secs=$(( $(date +%s) - start ))
 
-splat='Oops|BUG:|WARNING:|KASAN|general protection fault|possible circular locking|possible recursive locking|inconsistent lock state|INFO: task .* blocked|soft lockup|Kernel panic'
+# Kernel reports that fail a run (shared with tests/run-tests.sh).
+splat=$(cat "$here/splat.ere")
 if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
 	echo "vm-run: guest hung: no exit within ${tmo}s (console: $log)" >&2
 	exit 254

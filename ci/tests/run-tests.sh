@@ -23,7 +23,7 @@ shift $((OPTIND - 1))
 
 . "$here/../guest/stack.sh"
 
-splat='WARNING:|BUG:|Oops|KASAN|UBSAN|general protection fault|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|INFO: task .* blocked|soft lockup|hard LOCKUP|Kernel panic'
+splat=$(cat "$here/../splat.ere")
 
 tests=()
 for t in "$here"/test_*_[0-9][0-9].sh; do
