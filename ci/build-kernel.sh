@@ -21,7 +21,12 @@ flavor=${2:?usage: build-kernel.sh base|patched plain|debug}
 die() { echo "build-kernel: error: $*" >&2; exit 1; }
 say() { echo "build-kernel: $*" >&2; }
 
-case $variant in base|patched) ;; *) die "unknown variant '$variant'";; esac
+# SRC=<kernel tree> builds that tree instead, into build/kbuild/VARIANT-FLAVOR
+# with the series' options (for a development branch of the series).
+case $variant in
+base|patched) [ -z "${SRC:-}" ] || die "SRC= takes a variant name other than base/patched" ;;
+*) [ -n "${SRC:-}" ] || die "unknown variant '$variant' (base, patched, or a name with SRC=<tree>)";;
+esac
 frags=("$top/kernel-config/guest.config" "$top/kernel-config/target.config")
 case $flavor in
 plain) ;;
@@ -30,8 +35,9 @@ debug) frags+=("$top/kernel-config/debug.config") ;;
 esac
 [ -z "${EXTRA_CONFIG:-}" ] || frags+=($EXTRA_CONFIG)
 
-src=$B/worktree/$variant
+src=${SRC:-$B/worktree/$variant}
 [ -e "$src/.git" ] || die "$src missing: run ci/kernel-tree.sh first"
+[ -z "${SRC:-}" ] || frags+=("$top/kernel-config/series.config")
 tree=$(git -C "$src" rev-parse HEAD^{tree})
 obj=$B/kbuild/$variant-$flavor
 mkdir -p "$B/kbuild"
@@ -49,6 +55,9 @@ if [ "$variant" = patched ]; then
 	fi
 fi
 mkdir -p "$obj"
+# One build at a time per object tree (two makes in one O= dir corrupt it).
+exec 8>"$obj.lock"
+flock 8
 
 export ARCH=x86_64
 export CCACHE_BASEDIR=$B CCACHE_NOHASHDIR=1

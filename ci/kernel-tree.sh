@@ -14,6 +14,10 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
 B=${BUILD:-$top/build}
+mkdir -p "$B"
+# One tree update at a time (make check, make bench and make demo may overlap).
+exec 9>"$B/.kernel-tree.lock"
+flock 9
 KVER=${KVER:-7.2.8}
 KDEB=${KDEB:-7.2.8-1}
 ZC_BRANCH=${ZC_BRANCH:-tcmu-zc}
