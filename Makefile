@@ -10,6 +10,8 @@
 #   make kernel    patched plain kernel      make kernel-debug   patched debug kernel
 #   make plugin    tcmu-runner handler       make unit           host unit tests
 #   make shell     a shell in the guest (patched plain kernel; FLAVOR=debug)
+#   make bench     copy vs zero copy vs in-kernel vs ublk, one boot, plain kernel:
+#                  docs/performance.md + .png (KIMG=bzImage: another kernel)
 #   make clean     remove build/ outputs but keep downloads and the kernel trees
 #
 # Variables: KERNEL_SRC=<git tree> to apply the series to your own tree;
@@ -23,7 +25,7 @@ FLAVOR ?= plain
 TESTS ?=
 
 .PHONY: all demo check deps tree kernel kernel-debug kernel-base-debug plugin unit \
-	handlers shell clean help
+	handlers shell bench clean help
 
 all: demo
 
@@ -60,6 +62,9 @@ check: deps
 
 shell: tree plugin
 	@ci/vm-run.sh -s -k "$$(ci/build-kernel.sh patched $(FLAVOR))"
+
+bench: tree plugin
+	@KIMG='$(KIMG)' ci/bench.sh
 
 clean:
 	rm -rf $(B)/kbuild $(B)/plugin $(B)/handlers $(B)/vmout $(B)/logs

@@ -28,6 +28,7 @@ bail() { echo "check: error: $*" >&2; failn=$((failn + 1)); }
 
 ci/kernel-tree.sh || { echo "check: error: kernel trees could not be prepared" >&2; exit 1; }
 make -s plugin || { echo "check: error: plugin build failed" >&2; exit 1; }
+ci/tests/zctest/build.sh || { echo "check: error: test handler build failed" >&2; exit 1; }
 
 echo "check: host unit tests"
 if make -s -C tcmu-runner-plugin O="$B/plugin" test > "$res/unit.tap" 2>&1; then :; else

@@ -18,6 +18,8 @@ PKGS=(
 	# plugin build
 	pkg-config libglib2.0-dev libkmod-dev libnl-3-dev libnl-genl-3-dev
 	liburing-dev
+	# make bench: the plot (ublk's kublk uses liburing-dev, above)
+	python3-matplotlib
 )
 
 missing=()

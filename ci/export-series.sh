@@ -22,7 +22,7 @@ n=$(git -C "$repo" rev-list --count "$first..$branch")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 git -C "$repo" format-patch -q --cover-letter --base="$base" --zero-commit \
-	--subject-prefix=PATCH -o "$tmp" "$first..$branch"
+	--subject-prefix="PATCH${VERSION:+ v$VERSION}" -o "$tmp" "$first..$branch"
 cover=$(ls "$tmp"/0000-*.patch)
 subject=$(git -C "$repo" log -1 --format=%s "$first")
 git -C "$repo" log -1 --format=%b "$first" > "$tmp/blurb"

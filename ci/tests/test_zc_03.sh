@@ -1,0 +1,61 @@
+#!/bin/bash
+# Zero copy against a misbehaving daemon (ci/tests/zctest/handler_zctest.c):
+#  1. storeout: the daemon stores into a data-out buffer: the store faults
+#     (SIGBUS, caught) and the file gets what the initiator sent.
+#  2. untouched: the daemon completes READs GOOD without writing: the
+#     initiator's buffer comes back zeroed, not with its old contents.
+#  3. badid: a completion with a cmd_id the kernel never issued is rejected
+#     (ring marked broken), the command times out, the LUN is removable.
+. "$(dirname "$0")/test_common.sh"
+need fio targetcli python3
+[ -e "$ZC_TOP/build/handlers/handler_zctest.so" ] || skip "handler_zctest.so not built"
+d=$ZC_TMP
+ZC_HANDLER=zctest
+
+# 1. storeout
+head -c 8M /dev/urandom > "$d/pattern"
+truncate -s 16M "$d/out"
+zc_lun_create zc03a 16M user "storeout@$d/out" "hw_max_sectors=2048 control=zero_copy=1" ||
+	fail "LUN creation"
+zc_has_zero_copy zc03a || skip "this kernel has no TCMU zero copy"
+dd if="$d/pattern" of="$ZC_DISK" bs=1M count=8 oflag=direct status=none || fail "dd write"
+sync
+cmp -n $((8 << 20)) "$d/pattern" "$d/out" || fail "the file differs from what the initiator wrote"
+nbus=$(cat "$d/out.sigbus" 2>/dev/null | wc -l)
+nst=$(cat "$d/out.stored" 2>/dev/null | wc -l)
+log "storeout: $nbus stores faulted, $nst went through, denied=$(zc_zc_stat zc03a mkwrite_denied)"
+[ "$nst" -eq 0 ] || fail "$nst stores into data-out buffers went through"
+[ "$nbus" -gt 0 ] || fail "no store was attempted on a zero-copied buffer"
+zc_lun_delete || fail "LUN removal"
+
+# 2. untouched
+truncate -s 16M "$d/in"
+zc_lun_create zc03b 16M user "untouched@$d/in" "hw_max_sectors=2048 control=zero_copy=1" ||
+	fail "LUN creation"
+zc_attr_set zc03b zero_copy_data_in 1
+python3 - "$ZC_DISK" <<'PY' || fail "untouched READ returned data the daemon did not write"
+import mmap, os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECT)
+buf = mmap.mmap(-1, 1 << 20)
+for off in range(0, 4 << 20, 1 << 20):
+    buf[:] = b"\xaa" * len(buf)
+    n = os.preadv(fd, [buf], off)
+    assert n == len(buf), n
+    if buf[:] != bytes(len(buf)):
+        print("# offset %d: %d non-zero bytes" % (off, len(buf) - buf[:].count(0)))
+        sys.exit(1)
+PY
+z=$(zc_zc_stat zc03b zeroed_pages)
+log "untouched: zeroed_pages=$z"
+[ "$z" -ge 1024 ] || fail "expected >= 1024 zeroed pages, got $z"
+zc_lun_delete || fail "LUN removal"
+
+# 3. badid
+truncate -s 16M "$d/bad"
+ZC_PRE_ATTRS="cmd_time_out=3" zc_lun_create zc03c 16M user "badid@$d/bad" \
+	"hw_max_sectors=2048 control=zero_copy=1" || fail "LUN creation"
+if dd if="$d/pattern" of="$ZC_DISK" bs=1M count=1 oflag=direct status=none 2>/dev/null; then
+	log "dd succeeded (the midlayer retried after the timeout)"
+fi
+dmesg | grep -q "not found, ring is broken" || fail "the bad completion was not rejected"
+zc_lun_delete || fail "LUN removal after a broken ring"
