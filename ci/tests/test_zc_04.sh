@@ -6,7 +6,14 @@
 need fio targetcli qemu-img
 [ -e "$ZC_TOP/build/handlers/handler_qcow.so" ] || skip "Debian's handler_qcow.so is not installed"
 d=$ZC_TMP
-qemu-img create -q -f qcow2 "$d/disk.qcow2" 64M || fail "qemu-img create"
+# qcow allocates clusters with fallocate(FALLOC_FL_ZERO_RANGE), which tmpfs
+# lacks: keep the image on ext4, on an in-kernel ramdisk LUN.
+zc_lun_create zc04fs 160M ramdisk || fail "ramdisk LUN for the image"
+mkfs.ext4 -q -F "$ZC_DISK" || fail "mkfs.ext4"
+mkdir -p "$d/fs" && mount "$ZC_DISK" "$d/fs" || fail "mount"
+zc_cleanup_push "umount '$d/fs'"
+qemu-img create -q -f qcow2 "$d/fs/disk.qcow2" 64M || fail "qemu-img create"
+d=$d/fs
 ZC_HANDLER=qcow
 zc_lun_create zc04 64M user "$d/disk.qcow2" "hw_max_sectors=2048 control=zero_copy=1" ||
 	fail "LUN creation"
