@@ -15,9 +15,9 @@
 #     BENCH_ARGS passed to special_insert_bench (-r rounds, -s samples,
 #                -w warm-up samples, -k: lend alloc_page() pages)
 #
-# Environment: SRC (kernel tree with the series and the benchmark, default
-# build/mmbench), VARIANT (object dir name, default mmbench: the kernel is
-# built in build/kbuild/VARIANT-FLAVOR by ci/build-kernel.sh).
+# Environment: by default the patched tree (the benchmark is patch 0005) and
+# its kernel build/kbuild/patched-FLAVOR. SRC (another kernel tree with the
+# series) and VARIANT (object dir name, default mmbench) build elsewhere.
 #
 # One boot runs the kselftest mm/special_insert (it must pass) and then
 # the benchmark; before it, the benchmark's modes on ordinary memory (-c)
@@ -65,8 +65,14 @@ debug) bench_args=(-r 1 -s 4 -w 1 "$@") ;;
 *) echo "mm-bench: unknown flavor '$flavor'" >&2; exit 125 ;;
 esac
 
-src=${SRC:-$B/mmbench}
-variant=${VARIANT:-mmbench}
+# The benchmark is patch 0005 of the series: by default use the patched tree
+# and its object dir (no extra kernel build).
+if [ -z "${SRC:-}" ] && [ -z "${VARIANT:-}" ]; then
+	"$here/kernel-tree.sh" >/dev/null
+	src=$B/worktree/patched variant=patched
+else
+	src=${SRC:-$B/mmbench} variant=${VARIANT:-mmbench}
+fi
 out=$B/mmbench-out/run-$flavor
 bin=$B/mmbench-out/bin
 st=$src/tools/testing/selftests
@@ -100,7 +106,11 @@ if [ $publish -eq 1 ]; then
 fi
 
 if [ $build -eq 1 ]; then
-	kernel=$(SRC=$src "$here/build-kernel.sh" "$variant" "$flavor")
+	if [ "$variant" = patched ]; then
+		kernel=$("$here/build-kernel.sh" patched "$flavor")
+	else
+		kernel=$(SRC=$src "$here/build-kernel.sh" "$variant" "$flavor")
+	fi
 else
 	kernel=$B/kbuild/$variant-$flavor/arch/x86/boot/bzImage
 fi
