@@ -2,33 +2,53 @@
 /*
  * zcfile: a file-backed tcmu-runner handler for the zero-copy TCMU path.
  *
- * Config string (targetcli cfgstring): the absolute path of the backing
- * file. The file must exist; it is grown (sparsely) to the LUN size if it
- * is shorter.
+ * Config string (targetcli cfgstring): PATH[;direct[=0|1]][;engine=...]
+ * [;depth=N], see zcfile_config.h. The file must exist; a regular file
+ * shorter than the LUN is grown sparsely, a block device must be large
+ * enough.
  *
- * READ and WRITE use preadv()/pwritev() straight on the command's iovecs,
- * which point into TCMU's data area or, with zero copy, into the zero-copy
- * window: one copy between the page cache and the initiator's pages.
- * tcmu-runner's thread pool (nr_threads) keeps several commands in flight.
+ * READ and WRITE go straight between the command's iovecs and the backing
+ * file: the iovecs point into TCMU's data area or, with zero copy, into
+ * the zero-copy window (the initiator's own pages). Under zero copy the
+ * data-out pages are mapped read-only and cannot be pinned by GUP: this
+ * handler never stores into a data-out buffer, and O_DIRECT from such a
+ * buffer (EFAULT) falls back to the page cache for that command.
+ *
+ * Concurrency: tcmu-runner's own thread pool is off (nr_threads = 0, the
+ * callouts run on the device's command thread); each device has its own
+ * engine (io_uring with a reaper thread, or worker threads) and every
+ * callout completes through tcmur_cmd_complete().
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include <linux/fs.h>
+#include <scsi/scsi.h>
 
 #include "tcmu-runner.h"
 #include "tcmur_device.h"
 
 #include "zcfile_config.h"
+#include "zcfile_io.h"
 
 struct zcfile_state {
-	int fd;
 	struct zcfile_config cfg;
+	struct zcfile_file file;
+	struct zcfile_engine *engine;
+};
+
+struct zcfile_cmd {
+	struct zcfile_req req;
+	struct tcmu_device *dev;
+	struct tcmur_cmd *cmd;
 };
 
 static bool zcfile_check_config(const char *cfgstring, char **reason)
@@ -39,7 +59,7 @@ static bool zcfile_check_config(const char *cfgstring, char **reason)
 	if (zcfile_parse_config(cfgstring, &cfg, &err) < 0 ||
 	    zcfile_check_file(&cfg, &err) < 0) {
 		if (reason)
-			*reason = err;
+			*reason = err ? err : strdup("zcfile: bad config string");
 		else
 			free(err);
 		return false;
@@ -49,104 +69,208 @@ static bool zcfile_check_config(const char *cfgstring, char **reason)
 
 static int zcfile_open(struct tcmu_device *dev, bool reopen)
 {
+	uint32_t block_size = tcmu_dev_get_block_size(dev);
+	uint64_t lun_size = tcmu_dev_get_num_lbas(dev) * block_size;
+	uint64_t file_size = 0, bsz, raw;
 	struct zcfile_state *st;
 	char *err = NULL;
 	struct stat sb;
-	off_t size;
+	int ret, gran;
 
 	(void)reopen;
+	/* tcmu-runner rounds the kernel's dev_size down to blocks: look at it whole. */
+	raw = tcmu_cfgfs_dev_get_info_u64(dev, "Size", &ret);
+	if (ret == 0 && raw != lun_size)
+		lun_size = raw;
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
-	st->fd = -1;
 
 	if (zcfile_parse_config(tcmu_dev_get_cfgstring(dev), &st->cfg, &err) < 0 ||
 	    zcfile_check_file(&st->cfg, &err) < 0) {
-		tcmu_dev_err(dev, "%s\n", err ? err : "bad config string");
-		free(err);
-		free(st);
-		return -EINVAL;
+		ret = -EINVAL;
+		goto err_msg;
+	}
+	ret = zcfile_file_open(&st->file, st->cfg.path, st->cfg.direct);
+	if (ret < 0) {
+		tcmu_dev_err(dev, "zcfile: cannot open %s: %s\n", st->cfg.path, strerror(-ret));
+		goto err_free;
+	}
+	if (fstat(st->file.fd, &sb) < 0) {
+		ret = -errno;
+		tcmu_dev_err(dev, "zcfile: cannot stat %s: %s\n", st->cfg.path, strerror(-ret));
+		goto err_close;
+	}
+	if (S_ISBLK(sb.st_mode)) {
+		if (ioctl(st->file.fd, BLKGETSIZE64, &bsz) == 0)
+			file_size = bsz;
+	} else {
+		file_size = (uint64_t)sb.st_size;
+	}
+	/* Every check before anything on disk changes. */
+	if (zcfile_check_size(lun_size, block_size, file_size, S_ISBLK(sb.st_mode),
+			      st->cfg.path, &err) < 0) {
+		ret = -EINVAL;
+		zcfile_file_close(&st->file);
+		goto err_msg;
+	}
+	ret = zcfile_engine_start(&st->engine, &st->file, st->cfg.engine, st->cfg.depth, &err);
+	if (ret < 0) {
+		ret = -EINVAL;
+		zcfile_file_close(&st->file);
+		goto err_msg;
+	}
+	if (S_ISREG(sb.st_mode) && file_size < lun_size &&
+	    ftruncate(st->file.fd, (off_t)lun_size) < 0) {
+		ret = -errno;
+		tcmu_dev_err(dev, "zcfile: bad LUN size %llu: cannot grow %s to it: %s\n",
+			     (unsigned long long)lun_size, st->cfg.path, strerror(-ret));
+		zcfile_engine_stop(st->engine);
+		goto err_close;
 	}
 
-	st->fd = open(st->cfg.path, O_RDWR | O_CLOEXEC);
-	if (st->fd < 0) {
-		int e = errno;
-
-		tcmu_dev_err(dev, "cannot open %s: %s\n", st->cfg.path, strerror(e));
-		free(st);
-		return -e;
-	}
-	size = (off_t)tcmu_dev_get_num_lbas(dev) * tcmu_dev_get_block_size(dev);
-	if (fstat(st->fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size < size &&
-	    ftruncate(st->fd, size) < 0) {
-		int e = errno;
-
-		tcmu_dev_err(dev, "cannot grow %s to %lld bytes: %s\n",
-			     st->cfg.path, (long long)size, strerror(e));
-		close(st->fd);
-		free(st);
-		return -e;
-	}
 	tcmu_dev_set_write_cache_enabled(dev, 1);
+	/*
+	 * UNMAP: whole ranges in one callout (one fallocate), at page
+	 * granularity. tcmu-runner uses the alignment as a modulus when it
+	 * turns WRITE SAME with UNMAP into an unmap (0 would divide by zero);
+	 * an alignment equal to the granularity is the same as 0 for SBC.
+	 */
+	gran = block_size < 4096 ? (int)(4096 / block_size) : 1;
+	tcmu_dev_set_opt_unmap_gran(dev, gran, false);
+	tcmu_dev_set_unmap_gran_align(dev, gran);
+
 	tcmur_dev_set_private(dev, st);
-	tcmu_dev_dbg(dev, "serving %s (%lld bytes)\n", st->cfg.path, (long long)size);
+	tcmu_dev_info(dev, "zcfile: serving %s (%llu bytes, block %u) engine %s, direct %s\n",
+		      st->cfg.path, (unsigned long long)lun_size, block_size,
+		      zcfile_engine_describe(st->engine), st->cfg.direct ? "on" : "off");
 	return 0;
+
+err_msg:
+	tcmu_dev_err(dev, "%s\n", err ? err : "zcfile: bad config string");
+	free(err);
+	free(st);
+	return ret;
+err_close:
+	zcfile_file_close(&st->file);
+err_free:
+	free(st);
+	return ret;
 }
 
 static void zcfile_close(struct tcmu_device *dev)
 {
 	struct zcfile_state *st = tcmur_dev_get_private(dev);
+	char stats[512];
 
-	close(st->fd);
+	zcfile_engine_stop(st->engine);
+	zcfile_stats_format(&st->file, stats, sizeof(stats));
+	tcmu_dev_info(dev, "zcfile: closing %s: %s\n", st->cfg.path, stats);
+	zcfile_file_close(&st->file);
 	free(st);
+}
+
+/* errno of a backing-file operation -> TCMU status (and sense data). */
+static int zcfile_status(struct tcmu_device *dev, struct tcmur_cmd *cmd,
+			 enum zcfile_op op, int err)
+{
+	static const char *const names[] = {
+		"read", "write", "flush", "unmap", "write same",
+	};
+
+	if (!err)
+		return TCMU_STS_OK;
+	tcmu_dev_err(dev, "zcfile: %s failed: %s\n", names[op], strerror(-err));
+	switch (err) {
+	case -ENOSPC:
+	case -EDQUOT:
+		/* DATA PROTECT, SPACE ALLOCATION FAILED WRITE PROTECT (as LIO's fileio). */
+		if (cmd->lib_cmd) {
+			tcmu_sense_set_data(cmd->lib_cmd->sense_buf, DATA_PROTECT, 0x2707);
+			return TCMU_STS_PASSTHROUGH_ERR;
+		}
+		return TCMU_STS_WR_ERR;
+	case -ENOMEM:
+	case -EAGAIN:
+		return TCMU_STS_BUSY;
+	default:
+		/* MEDIUM ERROR: unrecovered read error / write error. */
+		return op == ZCFILE_READ ? TCMU_STS_RD_ERR : TCMU_STS_WR_ERR;
+	}
+}
+
+static void zcfile_done(struct zcfile_req *req, int err)
+{
+	struct zcfile_cmd *zc = (struct zcfile_cmd *)((char *)req - offsetof(struct zcfile_cmd, req));
+	struct tcmu_device *dev = zc->dev;
+	struct tcmur_cmd *cmd = zc->cmd;
+	int sts = zcfile_status(dev, cmd, req->op, err);
+
+	free(zc);
+	tcmur_cmd_complete(dev, cmd, sts);
+}
+
+/* Every callout completes through tcmur_cmd_complete(), and returns OK. */
+static int zcfile_submit(struct tcmu_device *dev, struct tcmur_cmd *cmd, enum zcfile_op op,
+			 const struct iovec *iov, size_t iov_cnt, size_t len, off_t off)
+{
+	struct zcfile_state *st = tcmur_dev_get_private(dev);
+	struct zcfile_cmd *zc;
+
+	zc = calloc(1, sizeof(*zc));
+	if (!zc)
+		return TCMU_STS_NO_RESOURCE;
+	zc->dev = dev;
+	zc->cmd = cmd;
+	zc->req.op = op;
+	zc->req.iov = iov;
+	zc->req.iov_cnt = iov_cnt;
+	zc->req.len = len;
+	zc->req.off = off;
+	zc->req.done = zcfile_done;
+	zcfile_engine_submit(st->engine, &zc->req);
+	return TCMU_STS_OK;
 }
 
 static int zcfile_read(struct tcmu_device *dev, struct tcmur_cmd *cmd,
 		       struct iovec *iov, size_t iov_cnt, size_t len, off_t off)
 {
-	struct zcfile_state *st = tcmur_dev_get_private(dev);
-	ssize_t ret;
-
-	(void)cmd;
-	ret = zcfile_preadv_full(st->fd, iov, iov_cnt, len, off);
-	if (ret < 0) {
-		tcmu_dev_err(dev, "read of %zu bytes at %lld failed: %s\n",
-			     len, (long long)off, strerror((int)-ret));
-		return TCMU_STS_RD_ERR;
-	}
-	return TCMU_STS_OK;
+	return zcfile_submit(dev, cmd, ZCFILE_READ, iov, iov_cnt, len, off);
 }
 
 static int zcfile_write(struct tcmu_device *dev, struct tcmur_cmd *cmd,
 			struct iovec *iov, size_t iov_cnt, size_t len, off_t off)
 {
-	struct zcfile_state *st = tcmur_dev_get_private(dev);
-	ssize_t ret;
-
-	(void)cmd;
-	ret = zcfile_pwritev_full(st->fd, iov, iov_cnt, len, off);
-	if (ret < 0) {
-		tcmu_dev_err(dev, "write of %zu bytes at %lld failed: %s\n",
-			     len, (long long)off, strerror((int)-ret));
-		return ret == -ENOSPC ? TCMU_STS_NO_RESOURCE : TCMU_STS_WR_ERR;
-	}
-	return TCMU_STS_OK;
+	return zcfile_submit(dev, cmd, ZCFILE_WRITE, iov, iov_cnt, len, off);
 }
 
 static int zcfile_flush(struct tcmu_device *dev, struct tcmur_cmd *cmd)
 {
-	struct zcfile_state *st = tcmur_dev_get_private(dev);
+	return zcfile_submit(dev, cmd, ZCFILE_FLUSH, NULL, 0, 0, 0);
+}
 
-	(void)cmd;
-	if (fdatasync(st->fd) < 0) {
-		tcmu_dev_err(dev, "fdatasync failed: %s\n", strerror(errno));
-		return TCMU_STS_WR_ERR;
-	}
-	return TCMU_STS_OK;
+static int zcfile_unmap(struct tcmu_device *dev, struct tcmur_cmd *cmd,
+			uint64_t off, uint64_t len)
+{
+	return zcfile_submit(dev, cmd, ZCFILE_UNMAP, NULL, 0, (size_t)len, (off_t)off);
+}
+
+static int zcfile_writesame(struct tcmu_device *dev, struct tcmur_cmd *cmd, uint64_t off,
+			    uint64_t len, struct iovec *iov, size_t iov_cnt)
+{
+	uint32_t bs = tcmu_dev_get_block_size(dev);
+
+	/* tcmu-runner checked: one data-out iovec of one block. */
+	if (iov_cnt < 1 || iov[0].iov_len < bs)
+		return TCMU_STS_INVALID_CDB;
+	return zcfile_submit(dev, cmd, ZCFILE_WRITESAME, iov, 1, (size_t)len, (off_t)off);
 }
 
 static const char zcfile_cfg_desc[] =
-	"The absolute path of the backing file, which must exist.";
+	"PATH[;direct[=0|1]][;engine=auto|uring|threads][;depth=N]: the absolute path of "
+	"an existing backing file or block device (a shorter file is grown to the LUN size); "
+	"direct: O_DIRECT I/O to it; engine: io_uring or worker threads keep commands in "
+	"flight (auto: io_uring if available); depth: queue depth / threads (1-1024).";
 
 static struct tcmur_handler zcfile_handler = {
 	.name = "File-backed handler for zero-copy TCMU",
@@ -155,10 +279,13 @@ static struct tcmur_handler zcfile_handler = {
 	.check_config = zcfile_check_config,
 	.open = zcfile_open,
 	.close = zcfile_close,
-	.nr_threads = 8,
+	/* Per-device engines instead of tcmu-runner's pool (see above). */
+	.nr_threads = 0,
 	.read = zcfile_read,
 	.write = zcfile_write,
 	.flush = zcfile_flush,
+	.unmap = zcfile_unmap,
+	.writesame = zcfile_writesame,
 };
 
 int handler_init(void)

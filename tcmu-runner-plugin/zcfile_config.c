@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later OR Apache-2.0
 /*
- * zcfile: config parsing and full-length vectored I/O.
+ * zcfile: config parsing and backing file checks.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -26,29 +26,114 @@ static int fail(char **err, const char *fmt, ...)
 	return -1;
 }
 
+const char *zcfile_engine_name(enum zcfile_engine_kind kind)
+{
+	switch (kind) {
+	case ZCFILE_ENGINE_URING:
+		return "uring";
+	case ZCFILE_ENGINE_THREADS:
+		return "threads";
+	default:
+		return "auto";
+	}
+}
+
+static int parse_bool(const char *v, int *out)
+{
+	if (!v || !strcmp(v, "1") || !strcmp(v, "on") || !strcmp(v, "yes")) {
+		*out = 1;
+		return 0;
+	}
+	if (!strcmp(v, "0") || !strcmp(v, "off") || !strcmp(v, "no")) {
+		*out = 0;
+		return 0;
+	}
+	return -1;
+}
+
+/* One "name[=value]" option, NUL-terminated, modified in place. */
+static int parse_option(char *opt, struct zcfile_config *cfg, char **err)
+{
+	char *val = strchr(opt, '=');
+	char *end;
+	unsigned long n;
+
+	if (val)
+		*val++ = '\0';
+	if (!strcmp(opt, "direct")) {
+		if (parse_bool(val, &cfg->direct) < 0)
+			return fail(err, "zcfile: bad value '%s' for option direct (0 or 1)", val);
+		return 0;
+	}
+	if (!strcmp(opt, "engine")) {
+		if (val && !strcmp(val, "auto"))
+			cfg->engine = ZCFILE_ENGINE_AUTO;
+		else if (val && !strcmp(val, "uring"))
+			cfg->engine = ZCFILE_ENGINE_URING;
+		else if (val && !strcmp(val, "threads"))
+			cfg->engine = ZCFILE_ENGINE_THREADS;
+		else
+			return fail(err, "zcfile: bad value '%s' for option engine (auto, uring or threads)",
+				    val ? val : "");
+		return 0;
+	}
+	if (!strcmp(opt, "depth")) {
+		if (!val || !*val)
+			return fail(err, "zcfile: option depth needs a value (1..%d)", ZCFILE_DEPTH_MAX);
+		errno = 0;
+		n = strtoul(val, &end, 10);
+		if (errno || *end || *val == '-' || n < 1 || n > ZCFILE_DEPTH_MAX)
+			return fail(err, "zcfile: bad value '%s' for option depth (1..%d)",
+				    val, ZCFILE_DEPTH_MAX);
+		cfg->depth = (unsigned int)n;
+		return 0;
+	}
+	if (!*opt)
+		return fail(err, "zcfile: empty option in config string");
+	return fail(err, "zcfile: unknown option '%s' (known: direct, engine, depth)", opt);
+}
+
 int zcfile_parse_config(const char *cfgstring, struct zcfile_config *cfg, char **err)
 {
 	const char *p = cfgstring;
+	char *opts, *o, *save = NULL;
 	size_t n;
+	int ret = 0;
 
 	memset(cfg, 0, sizeof(*cfg));
 	if (!p || !*p)
 		return fail(err, "zcfile: empty config string: give the backing file's path");
-	/* tcmu-runner hands over "<subtype>/<path>"; targetcli's cfgstring is the path. */
+	/* tcmu-runner hands over "<subtype>/<cfg>"; targetcli's cfgstring is <cfg>. */
 	if (strncmp(p, "zcfile/", 7) == 0)
 		p += 7;
+	n = strcspn(p, ";");
+	if (n == 0)
+		return fail(err, "zcfile: no backing file path before the options");
 	if (*p != '/')
-		return fail(err, "zcfile: backing file '%s' is not an absolute path", p);
-	n = strlen(p);
+		return fail(err, "zcfile: backing file '%.*s' is not an absolute path", (int)n, p);
 	if (n >= sizeof(cfg->path))
 		return fail(err, "zcfile: backing file path too long (%zu bytes)", n);
-	memcpy(cfg->path, p, n + 1);
-	return 0;
+	memcpy(cfg->path, p, n);
+	cfg->path[n] = '\0';
+	if (!p[n])
+		return 0;
+
+	opts = strdup(p + n + 1);
+	if (!opts)
+		return fail(err, "zcfile: out of memory");
+	for (o = strtok_r(opts, ";", &save); o; o = strtok_r(NULL, ";", &save)) {
+		ret = parse_option(o, cfg, err);
+		if (ret < 0)
+			break;
+	}
+	free(opts);
+	return ret;
 }
 
 int zcfile_check_file(const struct zcfile_config *cfg, char **err)
 {
 	struct stat sb;
+	int fd;
 
 	if (stat(cfg->path, &sb) < 0)
 		return fail(err, "zcfile: backing file %s: %s", cfg->path, strerror(errno));
@@ -57,104 +142,36 @@ int zcfile_check_file(const struct zcfile_config *cfg, char **err)
 	if (!S_ISREG(sb.st_mode) && !S_ISBLK(sb.st_mode))
 		return fail(err, "zcfile: backing file %s is neither a regular file nor a block device",
 			    cfg->path);
-	if (access(cfg->path, R_OK | W_OK) < 0)
+	/* Opening without O_CREAT/O_TRUNC changes nothing on disk. */
+	fd = open(cfg->path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
 		return fail(err, "zcfile: backing file %s is not readable and writable: %s",
 			    cfg->path, strerror(errno));
+	close(fd);
+	if (cfg->direct) {
+		fd = open(cfg->path, O_RDWR | O_CLOEXEC | O_DIRECT);
+		if (fd < 0)
+			return fail(err, "zcfile: backing file %s cannot be opened with O_DIRECT (option direct): %s",
+				    cfg->path, strerror(errno));
+		close(fd);
+	}
 	return 0;
 }
 
-/* Advance a private iovec copy by @count bytes; returns the new start. */
-static struct iovec *iov_advance(struct iovec *iov, size_t *cnt, size_t count)
+int zcfile_check_size(uint64_t lun_size, uint32_t block_size,
+		      uint64_t file_size, int is_blk, const char *path, char **err)
 {
-	while (count && *cnt) {
-		if (count < iov->iov_len) {
-			iov->iov_base = (char *)iov->iov_base + count;
-			iov->iov_len -= count;
-			return iov;
-		}
-		count -= iov->iov_len;
-		iov++;
-		(*cnt)--;
-	}
-	while (*cnt && !iov->iov_len) {
-		iov++;
-		(*cnt)--;
-	}
-	return iov;
-}
-
-static void iov_zero(const struct iovec *iov, size_t cnt)
-{
-	size_t i;
-
-	for (i = 0; i < cnt; i++)
-		memset(iov[i].iov_base, 0, iov[i].iov_len);
-}
-
-#define IOV_STACK 64
-
-static ssize_t rw_full(int fd, const struct iovec *uiov, size_t iov_cnt,
-		       size_t len, off_t off, int write)
-{
-	struct iovec stack[IOV_STACK], *copy = stack, *iov;
-	size_t cnt = iov_cnt, done = 0, total = 0, i;
-	ssize_t ret = 0;
-
-	if (iov_cnt > IOV_STACK) {
-		copy = malloc(iov_cnt * sizeof(*copy));
-		if (!copy)
-			return -ENOMEM;
-	}
-	/* Clip the vector to @len. */
-	for (i = 0; i < iov_cnt; i++) {
-		copy[i] = uiov[i];
-		if (total + copy[i].iov_len > len)
-			copy[i].iov_len = len - total;
-		total += copy[i].iov_len;
-	}
-	if (total < len) {
-		ret = -EINVAL;
-		goto out;
-	}
-	iov = copy;
-	while (done < len) {
-		int n = cnt > IOV_MAX ? IOV_MAX : (int)cnt;
-
-		ret = write ? pwritev(fd, iov, n, off + (off_t)done)
-			    : preadv(fd, iov, n, off + (off_t)done);
-		if (ret < 0) {
-			if (errno == EINTR)
-				continue;
-			ret = -errno;
-			goto out;
-		}
-		if (ret == 0) {
-			if (write) {
-				ret = -EIO;
-				goto out;
-			}
-			/* Past the end of the file: the rest reads as zeroes. */
-			iov_zero(iov, cnt);
-			break;
-		}
-		done += (size_t)ret;
-		iov = iov_advance(iov, &cnt, (size_t)ret);
-	}
-	ret = (ssize_t)len;
-out:
-	if (copy != stack)
-		free(copy);
-	return ret;
-}
-
-ssize_t zcfile_preadv_full(int fd, const struct iovec *iov, size_t iov_cnt,
-			   size_t len, off_t off)
-{
-	return rw_full(fd, iov, iov_cnt, len, off, 0);
-}
-
-ssize_t zcfile_pwritev_full(int fd, const struct iovec *iov, size_t iov_cnt,
-			    size_t len, off_t off)
-{
-	return rw_full(fd, iov, iov_cnt, len, off, 1);
+	if (!block_size || lun_size == 0)
+		return fail(err, "zcfile: bad LUN size %llu (block size %u)",
+			    (unsigned long long)lun_size, block_size);
+	if (lun_size % block_size)
+		return fail(err, "zcfile: bad LUN size %llu: not a multiple of the block size %u",
+			    (unsigned long long)lun_size, block_size);
+	if (lun_size > (uint64_t)LLONG_MAX)
+		return fail(err, "zcfile: bad LUN size %llu: too large",
+			    (unsigned long long)lun_size);
+	if (is_blk && file_size < lun_size)
+		return fail(err, "zcfile: bad LUN size %llu: block device %s has only %llu bytes",
+			    (unsigned long long)lun_size, path, (unsigned long long)file_size);
+	return 0;
 }

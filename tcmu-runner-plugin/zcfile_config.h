@@ -1,36 +1,59 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later OR Apache-2.0 */
 /*
- * zcfile: config string parsing and the I/O loops, kept free of
+ * zcfile: config string parsing and backing file checks, kept free of
  * tcmu-runner types so they can be unit tested on the host.
+ *
+ * Config string: PATH[;OPTION]...
+ *   direct[=0|1]          O_DIRECT backing-file I/O (default 0)
+ *   engine=auto|uring|threads
+ *                         how commands are kept in flight (default auto:
+ *                         io_uring when the kernel offers it, else threads)
+ *   depth=N               io_uring queue depth / number of worker threads
+ *                         (1..1024; default 64 for uring, 8 for threads)
  */
 #ifndef ZCFILE_CONFIG_H
 #define ZCFILE_CONFIG_H
 
-#include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
-#include <sys/uio.h>
+
+enum zcfile_engine_kind {
+	ZCFILE_ENGINE_AUTO,
+	ZCFILE_ENGINE_URING,
+	ZCFILE_ENGINE_THREADS,
+};
+
+#define ZCFILE_DEPTH_MAX 1024
 
 struct zcfile_config {
 	char path[4096];
+	int direct;
+	enum zcfile_engine_kind engine;
+	unsigned int depth;	/* 0: the engine's default */
 };
 
 /*
- * Parse a tcmu config string ("zcfile/<path>", or just "<path>").
- * On error returns -1 and sets *err to a malloc'd message.
+ * Parse a tcmu config string ("zcfile/<cfg>", or just "<cfg>").
+ * On error returns -1 and sets *err to a malloc'd message naming the
+ * problem.
  */
 int zcfile_parse_config(const char *cfgstring, struct zcfile_config *cfg, char **err);
 
-/* Check that the backing file exists and is a readable, writable file. */
+/*
+ * Check that the backing file exists, is a regular file or a block
+ * device, and can be opened for reading and writing (with O_DIRECT when
+ * asked). Nothing on disk is changed.
+ */
 int zcfile_check_file(const struct zcfile_config *cfg, char **err);
 
 /*
- * Read or write exactly @len bytes at @off through @iov, retrying short
- * transfers. A read past the end of the file zero-fills the rest.
- * Returns @len or -errno. @iov is not modified.
+ * Check that a backing file of @file_size bytes (@is_blk: a block
+ * device) can serve a LUN of @lun_size bytes in @block_size blocks.
+ * A shorter regular file is fine: it is grown sparsely.
  */
-ssize_t zcfile_preadv_full(int fd, const struct iovec *iov, size_t iov_cnt,
-			   size_t len, off_t off);
-ssize_t zcfile_pwritev_full(int fd, const struct iovec *iov, size_t iov_cnt,
-			    size_t len, off_t off);
+int zcfile_check_size(uint64_t lun_size, uint32_t block_size,
+		      uint64_t file_size, int is_blk, const char *path, char **err);
+
+const char *zcfile_engine_name(enum zcfile_engine_kind kind);
 
 #endif
