@@ -86,7 +86,7 @@ for variant in base patched; do
 	rm -f "$B/vmout/check-$variant"*
 	echo "check: booting the $variant debug kernel ($img)"
 	ci/vm-run.sh -k "$img" -m 3G -t 3000 -l "$B/logs/check-$variant.log" \
-		-e "ZC_INJECT=${ZC_INJECT:-}" -e "ZC_VARIANT=$variant" -- ci/tests/run-tests.sh -o "$tap" "${pats[@]}"
+		-e "ZC_INJECT=${ZC_INJECT:-}" -e "ZC_VARIANT=$variant" -- ci/tests/run-tests.sh -t 900 -o "$tap" "${pats[@]}"
 	rc=$?
 	if [ -s "$tap" ]; then
 		cp "$B/vmout/check-$variant"* "$res/"
