@@ -12,6 +12,12 @@
  *   untouched   READ completes GOOD without touching the buffer
  *   badid       the first WRITE is completed with a cmd_id the kernel never
  *               issued
+ *   badpad      the first WRITE is written to the file, then its ring
+ *               entry is rewritten as a PAD of length 0 and cmd_tail moved
+ *               past it (a stock kernel spins on it forever); the handler
+ *               thread then parks
+ *   badlen      the same with the entry given a length of 16 bytes
+ *               (shorter than a command entry) and cmd_tail moved by 16
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -28,8 +34,11 @@
 #include "libtcmu.h"
 #include "tcmu-runner.h"
 #include "tcmur_device.h"
+#include "target_core_user_local.h"
 
-enum zct_mode { ZCT_NORMAL, ZCT_STOREOUT, ZCT_UNTOUCHED, ZCT_BADID };
+enum zct_mode {
+	ZCT_NORMAL, ZCT_STOREOUT, ZCT_UNTOUCHED, ZCT_BADID, ZCT_BADPAD, ZCT_BADLEN
+};
 
 struct zct_state {
 	int fd;
@@ -87,6 +96,10 @@ static int zct_open(struct tcmu_device *dev, bool reopen)
 		st->mode = ZCT_UNTOUCHED;
 	else if (!strncmp(cfg + 1, "badid@", 6))
 		st->mode = ZCT_BADID;
+	else if (!strncmp(cfg + 1, "badpad@", 7))
+		st->mode = ZCT_BADPAD;
+	else if (!strncmp(cfg + 1, "badlen@", 7))
+		st->mode = ZCT_BADLEN;
 	else {
 		tcmu_err("zctest: unknown mode in %s\n", cfg + 1);
 		free(st);
@@ -147,6 +160,36 @@ static int zct_read(struct tcmu_device *dev, struct tcmur_cmd *cmd,
 	return zct_rw(st, false, iov, iov_cnt, len, off);
 }
 
+/*
+ * Malformed completion: rewrite the header of the entry at cmd_tail (the
+ * oldest command not completed, here the only one) and move cmd_tail past
+ * it, the way a buggy daemon would, then tell the kernel. The ring is
+ * broken from here on: this thread never completes its command and parks
+ * until the test kills tcmu-runner.
+ */
+static void zct_corrupt(struct tcmu_device *dev, struct zct_state *st)
+{
+	struct tcmur_device *rdev = tcmu_dev_get_private(dev);
+	struct tcmu_cmd_entry *ent;
+	uint32_t len = st->mode == ZCT_BADPAD ? 0 : 16;
+	struct tcmu_mailbox *mb;
+	void *base = NULL;
+
+	free(tcmu_dev_get_memory_info(dev, &base, NULL, NULL));
+	mb = base;
+	pthread_spin_lock(&rdev->lock);
+	ent = (void *)mb + mb->cmdr_off + mb->cmd_tail;
+	ent->hdr.len_op = len | (st->mode == ZCT_BADPAD ? TCMU_OP_PAD : TCMU_OP_CMD);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	mb->cmd_tail = (mb->cmd_tail + (len ? len : TCMU_OP_ALIGN_SIZE)) %
+		       mb->cmdr_size;
+	pthread_spin_unlock(&rdev->lock);
+	zct_count(st, "corrupted");
+	tcmulib_processing_complete(dev);
+	for (;;)
+		pause();
+}
+
 static int zct_write(struct tcmu_device *dev, struct tcmur_cmd *cmd,
 		     struct iovec *iov, size_t iov_cnt, size_t len, off_t off)
 {
@@ -168,6 +211,12 @@ static int zct_write(struct tcmu_device *dev, struct tcmur_cmd *cmd,
 	if (st->mode == ZCT_BADID &&
 	    !__atomic_exchange_n(&st->badid_done, 1, __ATOMIC_SEQ_CST))
 		cmd->lib_cmd->cmd_id ^= 0x8000;
+	if ((st->mode == ZCT_BADPAD || st->mode == ZCT_BADLEN) &&
+	    !__atomic_exchange_n(&st->badid_done, 1, __ATOMIC_SEQ_CST)) {
+		/* touch the buffer first: with zero copy it is mapped now */
+		zct_rw(st, true, iov, iov_cnt, len, off);
+		zct_corrupt(dev, st);
+	}
 	return zct_rw(st, true, iov, iov_cnt, len, off);
 }
 
