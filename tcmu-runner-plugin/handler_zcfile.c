@@ -3,7 +3,7 @@
  * zcfile: a file-backed tcmu-runner handler for the zero-copy TCMU path.
  *
  * Config string (targetcli cfgstring): PATH[;direct[=0|1]][;engine=...]
- * [;depth=N], see zcfile_config.h. The file must exist; a regular file
+ * [;depth=N][;inline=0|1], see zcfile_config.h. The file must exist; a regular file
  * shorter than the LUN is grown sparsely, a block device must be large
  * enough.
  *
@@ -120,6 +120,7 @@ static int zcfile_open(struct tcmu_device *dev, bool reopen)
 		zcfile_file_close(&st->file);
 		goto err_msg;
 	}
+	zcfile_engine_set_inline(st->engine, st->cfg.inline_idle);
 	if (S_ISREG(sb.st_mode) && file_size < lun_size &&
 	    ftruncate(st->file.fd, (off_t)lun_size) < 0) {
 		ret = -errno;
@@ -141,9 +142,10 @@ static int zcfile_open(struct tcmu_device *dev, bool reopen)
 	tcmu_dev_set_unmap_gran_align(dev, gran);
 
 	tcmur_dev_set_private(dev, st);
-	tcmu_dev_info(dev, "zcfile: serving %s (%llu bytes, block %u) engine %s, direct %s\n",
+	tcmu_dev_info(dev, "zcfile: serving %s (%llu bytes, block %u) engine %s, direct %s, inline %s\n",
 		      st->cfg.path, (unsigned long long)lun_size, block_size,
-		      zcfile_engine_describe(st->engine), st->cfg.direct ? "on" : "off");
+		      zcfile_engine_describe(st->engine), st->cfg.direct ? "on" : "off",
+		      st->cfg.inline_idle ? "when idle, up to 64 KiB" : "off");
 	return 0;
 
 err_msg:
@@ -267,10 +269,11 @@ static int zcfile_writesame(struct tcmu_device *dev, struct tcmur_cmd *cmd, uint
 }
 
 static const char zcfile_cfg_desc[] =
-	"PATH[;direct[=0|1]][;engine=auto|uring|threads][;depth=N]: the absolute path of "
+	"PATH[;direct[=0|1]][;engine=auto|uring|threads][;depth=N][;inline=0|1]: the absolute path of "
 	"an existing backing file or block device (a shorter file is grown to the LUN size); "
 	"direct: O_DIRECT I/O to it; engine: io_uring or worker threads keep commands in "
-	"flight (auto: io_uring if available); depth: queue depth / threads (1-1024).";
+	"flight (auto: io_uring if available); depth: queue depth / threads (1-1024); "
+	"inline: a command of up to 64 KiB alone in flight runs in the command thread (default 1).";
 
 static struct tcmur_handler zcfile_handler = {
 	.name = "File-backed handler for zero-copy TCMU",

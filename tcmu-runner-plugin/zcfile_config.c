@@ -77,6 +77,11 @@ static int parse_option(char *opt, struct zcfile_config *cfg, char **err)
 				    val ? val : "");
 		return 0;
 	}
+	if (!strcmp(opt, "inline")) {
+		if (parse_bool(val, &cfg->inline_idle) < 0)
+			return fail(err, "zcfile: bad value '%s' for option inline (0 or 1)", val);
+		return 0;
+	}
 	if (!strcmp(opt, "depth")) {
 		if (!val || !*val)
 			return fail(err, "zcfile: option depth needs a value (1..%d)", ZCFILE_DEPTH_MAX);
@@ -90,7 +95,7 @@ static int parse_option(char *opt, struct zcfile_config *cfg, char **err)
 	}
 	if (!*opt)
 		return fail(err, "zcfile: empty option in config string");
-	return fail(err, "zcfile: unknown option '%s' (known: direct, engine, depth)", opt);
+	return fail(err, "zcfile: unknown option '%s' (known: direct, engine, depth, inline)", opt);
 }
 
 int zcfile_parse_config(const char *cfgstring, struct zcfile_config *cfg, char **err)
@@ -101,6 +106,7 @@ int zcfile_parse_config(const char *cfgstring, struct zcfile_config *cfg, char *
 	int ret = 0;
 
 	memset(cfg, 0, sizeof(*cfg));
+	cfg->inline_idle = 1;
 	if (!p || !*p)
 		return fail(err, "zcfile: empty config string: give the backing file's path");
 	/* tcmu-runner hands over "<subtype>/<cfg>"; targetcli's cfgstring is <cfg>. */

@@ -10,6 +10,9 @@
  *                         io_uring when the kernel offers it, else threads)
  *   depth=N               io_uring queue depth / number of worker threads
  *                         (1..1024; default 64 for uring, 8 for threads)
+ *   inline[=0|1]          run a command of up to 64 KiB in tcmu-runner's
+ *                         command thread when nothing else is in flight,
+ *                         instead of handing it to the engine (default 1)
  */
 #ifndef ZCFILE_CONFIG_H
 #define ZCFILE_CONFIG_H
@@ -30,6 +33,7 @@ struct zcfile_config {
 	int direct;
 	enum zcfile_engine_kind engine;
 	unsigned int depth;	/* 0: the engine's default */
+	int inline_idle;	/* run commands inline when the engine is idle */
 };
 
 /*

@@ -38,6 +38,7 @@ struct zcfile_stats {
 	uint64_t unaligned;	/* not tried with O_DIRECT: unaligned */
 	uint64_t short_resubmits;	/* short transfers continued */
 	uint64_t eof_zero_bytes;	/* read past end of file, zero-filled */
+	uint64_t inline_ios;	/* run in the submitting thread (engine idle) */
 };
 
 struct zcfile_file {
@@ -98,6 +99,15 @@ struct zcfile_engine;
 int zcfile_engine_start(struct zcfile_engine **ep, struct zcfile_file *f,
 			enum zcfile_engine_kind kind, unsigned int depth, char **err);
 void zcfile_engine_submit(struct zcfile_engine *e, struct zcfile_req *req);
+/*
+ * With @on, zcfile_engine_submit() runs a request of at most
+ * ZCFILE_INLINE_MAX bytes itself, in the caller's thread, when the engine
+ * has nothing in flight: one command at a time then costs no hand-off to
+ * a worker and back. Submissions must come from one thread (tcmu-runner's
+ * command thread) for the check to hold.
+ */
+#define ZCFILE_INLINE_MAX (64 * 1024)
+void zcfile_engine_set_inline(struct zcfile_engine *e, int on);
 /* Wait for every request in flight, then stop. */
 void zcfile_engine_stop(struct zcfile_engine *e);
 const char *zcfile_engine_describe(struct zcfile_engine *e);

@@ -102,7 +102,7 @@ static void test_config(void)
 
 	ok(zcfile_parse_config("zcfile//tmp/a", &c, &err) == 0 &&
 	   strcmp(c.path, "/tmp/a") == 0 && !c.direct && c.engine == ZCFILE_ENGINE_AUTO &&
-	   c.depth == 0, "config: subtype prefix stripped, defaults");
+	   c.depth == 0 && c.inline_idle == 1, "config: subtype prefix stripped, defaults");
 	ok(zcfile_parse_config("/tmp/b", &c, &err) == 0 &&
 	   strcmp(c.path, "/tmp/b") == 0, "config: bare path");
 	ok(zcfile_parse_config("zcfile//tmp/c;direct;engine=threads;depth=16", &c, &err) == 0 &&
@@ -118,6 +118,9 @@ static void test_config(void)
 	ok(parse_err("/tmp/a;direct=2", "bad value '2' for option direct"), "config: bad direct value");
 	ok(parse_err("/tmp/a;engine=aio", "bad value 'aio' for option engine"), "config: bad engine");
 	ok(parse_err("/tmp/a;depth=0", "bad value '0' for option depth"), "config: depth 0 refused");
+	ok(zcfile_parse_config("/tmp/e;inline=0", &c, &err) == 0 && c.inline_idle == 0,
+	   "config: inline=0");
+	ok(parse_err("/tmp/a;inline=2", "bad value '2' for option inline"), "config: bad inline value");
 	ok(parse_err("/tmp/a;depth=12x", "bad value '12x'"), "config: depth not a number");
 	ok(parse_err("/tmp/a;depth=-1", "bad value '-1'"), "config: negative depth");
 	ok(parse_err("/tmp/a;depth=4096", "bad value '4096'"), "config: depth too large");
@@ -467,6 +470,88 @@ static double now(void)
 #define SLOTS 128
 #define SLOT (64 * 1024)
 
+static pthread_t inline_thread;
+static int inline_done;
+
+static void on_done_inline(struct zcfile_req *r, int err)
+{
+	(void)r;
+	inline_thread = pthread_self();
+	__atomic_store_n(&inline_done, err ? err : 1, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * inline on: a request submitted to an idle engine completes before
+ * zcfile_engine_submit() returns, in the caller's thread; inline off:
+ * in one of the engine's threads.
+ */
+static void test_inline(enum zcfile_engine_kind kind)
+{
+	const char *ename = zcfile_engine_name(kind);
+	struct zcfile_engine *e;
+	struct zcfile_req req;
+	struct zcfile_file f;
+	char path[256], *err = NULL;
+	void *buf, *big;
+	struct iovec iov;
+	int i, inl, async;
+
+	snprintf(path, sizeof(path), "%s/inline-%s", dir, ename);
+	close(open(path, O_CREAT | O_RDWR | O_TRUNC, 0600));
+	if (zcfile_file_open(&f, path, 0) < 0 || zcfile_engine_start(&e, &f, kind, 4, &err) < 0) {
+		skip("inline: engine start", err ? err : "?");
+		free(err);
+		return;
+	}
+	buf = ro_buffer(8192, 11 + (unsigned int)kind);
+	if (!buf) {
+		skip("inline: buffer", strerror(errno));
+		return;
+	}
+	zcfile_engine_set_inline(e, 1);
+	iov = (struct iovec){ buf, 4096 };
+	req = (struct zcfile_req){ .op = ZCFILE_WRITE, .iov = &iov, .iov_cnt = 1, .len = 4096,
+				   .off = 0, .done = on_done_inline };
+	inline_done = 0;
+	zcfile_engine_submit(e, &req);
+	inl = __atomic_load_n(&inline_done, __ATOMIC_SEQ_CST);
+	ok(inl == 1 && pthread_equal(inline_thread, pthread_self()) && f.stats.inline_ios == 1,
+	   "inline %s: an idle engine runs the request in the submitting thread", ename);
+
+	zcfile_engine_set_inline(e, 0);
+	iov = (struct iovec){ (char *)buf + 4096, 4096 };
+	req = (struct zcfile_req){ .op = ZCFILE_WRITE, .iov = &iov, .iov_cnt = 1, .len = 4096,
+				   .off = 4096, .done = on_done_inline };
+	inline_done = 0;
+	zcfile_engine_submit(e, &req);
+	for (i = 0; i < 5000 && !__atomic_load_n(&inline_done, __ATOMIC_SEQ_CST); i++)
+		usleep(1000);
+	async = __atomic_load_n(&inline_done, __ATOMIC_SEQ_CST);
+	ok(async == 1 && !pthread_equal(inline_thread, pthread_self()) && f.stats.inline_ios == 1,
+	   "inline %s: off, an engine thread completes the request", ename);
+	ok(file_equals(f.fd, 0, buf, 8192), "inline %s: both writes on disk", ename);
+
+	/* on, but larger than ZCFILE_INLINE_MAX: the engine does it */
+	zcfile_engine_set_inline(e, 1);
+	big = ro_buffer(ZCFILE_INLINE_MAX + 4096, 21 + (unsigned int)kind);
+	iov = (struct iovec){ big, ZCFILE_INLINE_MAX + 4096 };
+	req = (struct zcfile_req){ .op = ZCFILE_WRITE, .iov = &iov, .iov_cnt = 1,
+				   .len = ZCFILE_INLINE_MAX + 4096, .off = 8192,
+				   .done = on_done_inline };
+	inline_done = 0;
+	zcfile_engine_submit(e, &req);
+	for (i = 0; i < 5000 && !__atomic_load_n(&inline_done, __ATOMIC_SEQ_CST); i++)
+		usleep(1000);
+	async = __atomic_load_n(&inline_done, __ATOMIC_SEQ_CST);
+	ok(big && async == 1 && !pthread_equal(inline_thread, pthread_self()) &&
+	   f.stats.inline_ios == 1 && file_equals(f.fd, 8192, big, ZCFILE_INLINE_MAX + 4096),
+	   "inline %s: on, a write above %d bytes goes to the engine", ename, ZCFILE_INLINE_MAX);
+	zcfile_engine_stop(e);
+	zcfile_file_close(&f);
+	ro_free(buf, 8192);
+	ro_free(big, ZCFILE_INLINE_MAX + 4096);
+}
+
 static void test_engine(enum zcfile_engine_kind kind, int direct)
 {
 	const char *ename = zcfile_engine_name(kind);
@@ -632,11 +717,13 @@ int main(void)
 #ifdef ZCFILE_HAVE_URING
 	test_engine(ZCFILE_ENGINE_URING, 0);
 	test_engine(ZCFILE_ENGINE_URING, 1);
+	test_inline(ZCFILE_ENGINE_URING);
 #else
 	skip("engine uring", "built without liburing");
 #endif
 	test_engine(ZCFILE_ENGINE_THREADS, 0);
 	test_engine(ZCFILE_ENGINE_THREADS, 1);
+	test_inline(ZCFILE_ENGINE_THREADS);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", dir);
