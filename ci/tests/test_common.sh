@@ -129,13 +129,14 @@ zc_backstore_dir() { ls -d "$CFS"/core/*/"$1" 2>/dev/null | head -n 1; }
 zc_uio_count() { ls /sys/class/uio 2>/dev/null | wc -l; }
 
 # fio on a block device with verification. Extra arguments are fio options.
+# Its terse output is left in ZC_FIO_OUT; on failure the tail is printed.
 zc_fio() {
-	local out rc
-	out=$(fio --output-format=terse --terse-version=3 --ioengine=libaio --direct=1 \
+	local rc
+	ZC_FIO_OUT=$(fio --output-format=terse --terse-version=3 --ioengine=libaio --direct=1 \
 		--group_reporting "$@" 2>&1)
 	rc=$?
 	if [ $rc -ne 0 ]; then
-		echo "$out" | tail -n 20 | sed 's/^/# fio: /'
+		echo "$ZC_FIO_OUT" | tail -n 20 | sed 's/^/# fio: /'
 		return $rc
 	fi
 	return 0
@@ -169,19 +170,21 @@ zc_plugin_stat() {
 		tr ' ' '\n' | sed -n "s/^$2=//p"
 }
 
+# Unverified 1 MiB random read/write on DISK for RUNTIME seconds in the
+# background (errors expected: the faults tests break the daemon under it);
+# its pid in ZC_BG_PID. zc_fio_background DISK RUNTIME [IODEPTH]
+zc_fio_background() {
+	fio --name=bg --filename="$1" --ioengine=libaio --direct=1 --rw=randrw --bs=1M \
+		--size=32M --iodepth="${3:-8}" --time_based --runtime="$2" >/dev/null 2>&1 &
+	ZC_BG_PID=$!
+}
+
 # fio on a block device, printing the aggregate bandwidth in MiB/s (read
 # plus write) on stdout. Extra arguments are fio options.
 zc_fio_bw() {
-	local out rc
-	out=$(fio --output-format=terse --terse-version=3 --ioengine=libaio --direct=1 \
-		--group_reporting "$@" 2>&1)
-	rc=$?
-	if [ $rc -ne 0 ]; then
-		echo "$out" | tail -n 20 | sed 's/^/# fio: /' >&2
-		return $rc
-	fi
+	zc_fio "$@" >&2 || return
 	# terse v3: field 7 read bandwidth KiB/s, field 48 write bandwidth KiB/s
-	echo "$out" | awk -F';' '/^3;/ { printf "%.1f\n", ($7 + $48) / 1024 }' | tail -n 1
+	echo "$ZC_FIO_OUT" | awk -F';' '/^3;/ { printf "%.1f\n", ($7 + $48) / 1024 }' | tail -n 1
 }
 
 # The zcfile verify suite for one engine (test_plugin_01/02): fio

@@ -27,14 +27,12 @@ verify_fresh() { # what
 }
 
 # 1. timeouts
-fio --name=stall --filename="$disk" --ioengine=libaio --direct=1 --rw=randrw --bs=1M \
-	--size=32M --iodepth=8 --time_based --runtime=12 >/dev/null 2>&1 &
-fpid=$!
+zc_fio_background "$disk" 12
 sleep 2
 pkill -STOP -x tcmu-runner || fail "no tcmu-runner to stop"
 sleep 8
 pkill -CONT -x tcmu-runner
-wait $fpid
+wait $ZC_BG_PID
 log "fio during the stall exited $? (errors expected)"
 b=$(zc_zc_stat zc02 bounces)
 log "bounces=$b"
@@ -44,26 +42,22 @@ sleep 2
 verify_fresh "timeouts"
 
 # 2. SIGKILL and restart
-fio --name=kill --filename="$disk" --ioengine=libaio --direct=1 --rw=randrw --bs=1M \
-	--size=32M --iodepth=8 --time_based --runtime=10 >/dev/null 2>&1 &
-fpid=$!
+zc_fio_background "$disk" 10
 sleep 2
 pkill -KILL -x tcmu-runner || fail "no tcmu-runner to kill"
 sleep 1
 stack_start_runner || fail "tcmu-runner did not restart"
-wait $fpid
+wait $ZC_BG_PID
 log "fio across the restart exited $? (errors expected)"
 for i in $(seq 1 100); do [ -b "$disk" ] && break; sleep 0.1; done
 verify_fresh "SIGKILL and restart"
 
 # 3. removal under I/O
-fio --name=rm --filename="$disk" --ioengine=libaio --direct=1 --rw=randrw --bs=1M \
-	--size=32M --iodepth=8 --time_based --runtime=30 >/dev/null 2>&1 &
-fpid=$!
+zc_fio_background "$disk" 30
 sleep 2
 uios=$(zc_uio_count)
 zc_lun_delete || fail "LUN removal under I/O"
-wait $fpid
+wait $ZC_BG_PID
 log "fio across the removal exited $? (errors expected)"
 [ "$(zc_uio_count)" -lt "$uios" ] || fail "the uio device is still there"
 stack_alive || fail "tcmu-runner died"

@@ -33,14 +33,12 @@ log "full window: zc_cmds=$z copy_window_full=$w"
 echo 3 > "/sys/block/${disk#/dev/}/device/timeout" || fail "cannot set the SCSI timeout"
 n0=$(dmesg | wc -l)
 f0=$(zc_zc_stat zc06 faults)
-fio --name=abort --filename="$disk" --ioengine=libaio --direct=1 --rw=randrw --bs=1M \
-	--size=32M --iodepth=16 --time_based --runtime=25 >/dev/null 2>&1 &
-fpid=$!
+zc_fio_background "$disk" 25 16
 sleep 3
 pkill -STOP -x tcmu-runner || fail "no tcmu-runner to stop"
 sleep 12
 pkill -CONT -x tcmu-runner
-wait $fpid
+wait $ZC_BG_PID
 log "fio across the aborts exited $? (errors possible)"
 a=$(dmesg | tail -n +$((n0 + 1)) | grep -c "ABORT_TASK")
 log "ABORT_TASK lines: $a, faults during the run: $(( $(zc_zc_stat zc06 faults) - f0 ))"

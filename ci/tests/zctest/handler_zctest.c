@@ -44,7 +44,7 @@ struct zct_state {
 	int fd;
 	enum zct_mode mode;
 	char path[256];
-	int badid_done;
+	int misbehaved;	/* badid, badpad, badlen: done once */
 };
 
 static __thread sigjmp_buf zct_jmp;
@@ -209,10 +209,10 @@ static int zct_write(struct tcmu_device *dev, struct tcmur_cmd *cmd,
 		}
 	}
 	if (st->mode == ZCT_BADID &&
-	    !__atomic_exchange_n(&st->badid_done, 1, __ATOMIC_SEQ_CST))
+	    !__atomic_exchange_n(&st->misbehaved, 1, __ATOMIC_SEQ_CST))
 		cmd->lib_cmd->cmd_id ^= 0x8000;
 	if ((st->mode == ZCT_BADPAD || st->mode == ZCT_BADLEN) &&
-	    !__atomic_exchange_n(&st->badid_done, 1, __ATOMIC_SEQ_CST)) {
+	    !__atomic_exchange_n(&st->misbehaved, 1, __ATOMIC_SEQ_CST)) {
 		/* touch the buffer first: with zero copy it is mapped now */
 		zct_rw(st, true, iov, iov_cnt, len, off);
 		zct_corrupt(dev, st);
