@@ -239,3 +239,76 @@ zc_plugin_verify_suite() { # ENGINE
 		fi
 	done
 }
+
+# ---- zero-copy invariants and fault injection (test_zc_07 and later) ----
+
+# Pages of backstore NAME's zero-copy window that tcmu-runner (or process
+# PID) has mapped. With none of the device's commands in flight (and no
+# kept buffer), this must be 0: a mapped page then is a stale translation.
+zc_window_mapped() { # NAME [PID]
+	python3 "$ZC_TOP/ci/tests/window_ptes.py" "${2:-$(pgrep -x -o tcmu-runner)}" "$1"
+}
+
+zc_assert_window_empty() { # NAME WHEN
+	local n
+	n=$(zc_window_mapped "$1") || fail "$2: cannot read the window of $1"
+	[ "$n" = 0 ] || fail "$2: $n page(s) of $1's zero-copy window still mapped"
+	log "$2: no page of $1's window mapped"
+}
+
+# Lines a zctest handler noted in PATH.WHAT (0 if none).
+zc_noted() { # PATH WHAT
+	if [ -e "$1.$2" ]; then wc -l < "$1.$2"; else echo 0; fi
+}
+
+zc_debugfs() {
+	[ -d /sys/kernel/debug/failslab ] ||
+		mount -t debugfs none /sys/kernel/debug 2>/dev/null
+	[ -d /sys/kernel/debug/failslab ]
+}
+
+# The address range of kernel function FUNC: [start, next symbol).
+# /proc/kallsyms lists the kernel's own symbols in address order.
+zc_func_range() { # FUNC
+	awk -v f="$1" '
+		found && $1 != start { printf "0x%s 0x%s\n", start, $1; exit }
+		!found && $3 == f && ($2 == "t" || $2 == "T") { start = $1; found = 1 }' /proc/kallsyms
+}
+
+# Make allocations whose call stack passes through kernel function FUNC
+# fail: KIND failslab (slab) or fail_page_alloc (pages of any order), at
+# most TIMES times (-1: no limit). WAIT=N leaves allocations that may sleep
+# alone (the default of both); WAIT=Y fails those too. Off again at exit.
+zc_fault_inject() { # KIND FUNC TIMES [WAIT]
+	local kind=$1 func=$2 times=$3 wait=${4:-N} range dir=/sys/kernel/debug/$1
+	zc_debugfs || skip "no debugfs for fault injection"
+	[ -d "$dir" ] || skip "no $kind fault injection in this kernel"
+	[ -e "$dir/require-start" ] || skip "no stack filter for $kind in this kernel"
+	range=$(zc_func_range "$func")
+	[ -n "$range" ] || fail "no symbol $func in /proc/kallsyms"
+	[[ $range != 0x0000000000000000* ]] || fail "/proc/kallsyms hides addresses (kptr_restrict)"
+	echo 0 > "$dir/probability"
+	echo "${range% *}" > "$dir/require-start"
+	echo "${range#* }" > "$dir/require-end"
+	echo 32 > "$dir/stacktrace-depth"
+	echo 1 > "$dir/verbose"
+	echo 1 > "$dir/interval"
+	echo "$times" > "$dir/times"
+	if [ "$wait" = Y ]; then echo N; else echo Y; fi > "$dir/ignore-gfp-wait"
+	if [ "$kind" = fail_page_alloc ]; then
+		echo 0 > "$dir/min-order"
+		echo N > "$dir/ignore-gfp-highmem"
+	fi
+	echo 100 > "$dir/probability"
+	zc_cleanup_push "zc_fault_off $kind"
+	log "$kind: failing allocations under $func ($range), at most $times"
+}
+
+zc_fault_off() { # KIND
+	echo 0 > "/sys/kernel/debug/$1/probability"
+}
+
+# Failures KIND injected so far, given the TIMES it was armed with.
+zc_fault_count() { # KIND TIMES
+	echo $(($2 - $(cat "/sys/kernel/debug/$1/times")))
+}
