@@ -299,8 +299,12 @@ def mini_am(parent, files):
             notes = cut_notes(open(pfile, encoding='utf-8', errors='replace').read())
             if notes:
                 message += '---\n' + notes
-            tip = commit_tree(tree, tip, message, (hdr.get('Author', ''), hdr['Email']),
-                              hdr.get('Date', ''), env=env)
+            # The committed form's identity rules hold on the branch too.
+            author = (hdr.get('Author', ''), hdr['Email'])
+            if is_placeholder(author[1]):
+                author = UNSIGNED
+            message = strip_placeholder_trailers(message)
+            tip = commit_tree(tree, tip, message, author, hdr.get('Date', ''), env=env)
         return tip
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -518,7 +522,7 @@ def export_to(tip_ref, outdir):
 
 def write_series(path, files):
     with open(path, 'w') as fh:
-        fh.write(f'# patch order (quilt); written by ci/series/series.py export from {BRANCH},\n'
+        fh.write('# patch order (quilt): written by make series-export (b4 prep -p),\n'
                  '# applied with git am by make tree\n')
         for f in files:
             if not f.startswith('0000-'):
@@ -553,12 +557,31 @@ def build_from(patch_dir, series_list, base=None, change_id=None):
     if info['base_commit'] and info['base_commit'] != base:
         say(f"note: the cover letter's base-commit is {info['base_commit'][:12]}, "
             f"the tree's base is {base[:12]}")
-    cid = change_id or info['change_id'] or default_change_id(info, base)
+    cid = change_id or info['change_id'] or history_change_id() or default_change_id(info, base)
     base_tree = git('rev-parse', base + '^{tree}')
     cover = commit_tree(base_tree, base, cover_commit_message(info, cid), ME,
                         str(info['date']))
     tip = mini_am(cover, [os.path.join(patch_dir, f) for f in series_list])
     return tip, info, cid
+
+
+def history_change_id():
+    """The newest change-id in the project's history of patches/: a revision
+    exported without b4 (no change-id: line) keeps the series' change-id."""
+    log = subprocess.run(['git', '-C', TOP, 'log', '--format=%H', '--', 'patches/'],
+                         capture_output=True, text=True).stdout.split()
+    for c in log:
+        names = subprocess.run(['git', '-C', TOP, 'ls-tree', '--name-only', c, 'patches/'],
+                               capture_output=True, text=True).stdout.split()
+        cov = [n for n in names if os.path.basename(n).startswith('0000-')]
+        if len(cov) != 1:
+            continue
+        data = subprocess.run(['git', '-C', TOP, 'show', f'{c}:{cov[0]}'],
+                              capture_output=True, text=True).stdout
+        m = re.search(r'^change-id: (\S+)$', data, re.M)
+        if m:
+            return m.group(1)
+    return None
 
 
 def history_revisions(current):
