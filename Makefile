@@ -21,6 +21,8 @@
 #   make series-check    b4 prep --check (checkpatch --strict), no placeholder
 #                        identity, byte-stable export (also part of make check)
 #   make series-compare  range-diff against the previous revision (REV=vN)
+#   make series-build    per patch: the objects it touches, W=1 + sparse,
+#                        no new warnings (TAP; not part of make check)
 #   make series-deps     install b4 (>= 0.14)
 #
 # Variables: KERNEL_SRC=<git tree> to apply the series to your own tree;
@@ -35,7 +37,7 @@ TESTS ?=
 
 .PHONY: all demo check deps tree kernel kernel-debug kernel-base-debug plugin unit \
 	handlers shell bench clean help \
-	series-deps series-import series-export series-check series-compare
+	series-deps series-import series-export series-check series-compare series-build
 
 all: demo
 
@@ -84,6 +86,9 @@ series-check: tree series-deps
 
 series-compare: series-deps
 	@ci/series/series.py compare $(REV)
+
+series-build: tree
+	@ci/series/patch-build.sh
 
 shell: tree plugin
 	@ci/vm-run.sh -s -k "$$(ci/build-kernel.sh patched $(FLAVOR))"
