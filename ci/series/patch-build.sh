@@ -71,6 +71,9 @@ at() { # commit: move the worktree there and configure for it
 	cp "$obj/full.config" "$obj/.config"
 	cp "$obj/full.config" "$obj/.config.in"
 	make -s -C "$wt" O="$obj" ARCH=x86_64 olddefconfig >/dev/null || return 1
+	# Generated headers and host tools (objtool): the dry run below needs
+	# them, and single-object builds expect them.
+	"${mk[@]}" -j"$jobs" prepare >"$obj/prepare.log" 2>&1 || { cat "$obj/prepare.log" >&2; return 1; }
 	echo "$1" > "$obj/.at"
 }
 
@@ -126,7 +129,11 @@ for i in "${!commits[@]}"; do
 	# A dry run of their directories names the objects kbuild would build.
 	for o in "${objs[@]}"; do rm -f "$obj/$o"; done
 	mapfile -t dirs < <(for o in "${objs[@]}"; do echo "$(dirname "$o")/"; done | sort -u)
-	plan=$("${mk[@]}" -n "${dirs[@]}" 2>/dev/null | grep -oE -- '-o [^ ]+\.o' | sed 's/^-o //')
+	if ! dry=$("${mk[@]}" -n "${dirs[@]}" 2>"$log/$k.plan.err"); then
+		notok "patch $k/$n: dry run of ${dirs[*]} failed (see $log/$k.plan.err): $subj"
+		continue
+	fi
+	plan=$(grep -oE -- '-o [^ ]+\.o' <<<"$dry" | sed 's/^-o //')
 	inconf=() outconf=()
 	for o in "${objs[@]}"; do
 		if grep -qx -- "$o" <<<"$plan"; then inconf+=("$o"); else outconf+=("$o"); fi
