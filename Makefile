@@ -14,6 +14,17 @@
 #                  docs/performance.md + .png (KIMG=bzImage: another kernel)
 #   make clean     remove build/ outputs but keep downloads and the kernel trees
 #
+#   The series (patches/README.md; ci/series/):
+#   make series-import   recreate the b4 prep branch b4/tcmu-zc from patches/,
+#                        checked out in build/worktree/series
+#   make series-export   patches/ and series from that branch (b4 prep -p)
+#   make series-check    b4 prep --check (checkpatch --strict), no placeholder
+#                        identity, byte-stable export (also part of make check)
+#   make series-compare  range-diff against the previous revision (REV=vN)
+#   make series-build    per patch: the objects it touches, W=1 + sparse,
+#                        no new warnings (TAP; not part of make check)
+#   make series-deps     install b4 (>= 0.14)
+#
 # Variables: KERNEL_SRC=<git tree> to apply the series to your own tree;
 # TESTS='test_io_*' to run a subset; ZC_INJECT=corrupt to break a test on
 # purpose; V=1 to see the guest console.
@@ -25,7 +36,8 @@ FLAVOR ?= plain
 TESTS ?=
 
 .PHONY: all demo check deps tree kernel kernel-debug kernel-base-debug plugin unit \
-	handlers shell bench clean help
+	handlers shell bench clean help \
+	series-deps series-import series-export series-check series-compare series-build
 
 all: demo
 
@@ -57,8 +69,26 @@ unit: deps
 demo: kernel plugin
 	@ci/demo.sh
 
-check: deps
+check: deps series-deps
 	@ci/check.sh $(TESTS)
+
+series-deps:
+	@ci/series/deps.sh
+
+series-import: tree series-deps
+	@ci/series/series.py import
+
+series-export: series-deps
+	@ci/series/series.py export
+
+series-check: tree series-deps
+	@ci/series/series.py check
+
+series-compare: series-deps
+	@ci/series/series.py compare $(REV)
+
+series-build: tree
+	@ci/series/patch-build.sh
 
 shell: tree plugin
 	@ci/vm-run.sh -s -k "$$(ci/build-kernel.sh patched $(FLAVOR))"
