@@ -67,12 +67,12 @@ echo 0 > "$bs/action/block_dev"
 log "ring reset: $before window page(s) mapped before, $after after"
 [ "$before" -gt 0 ] || fail "no buffer was mapped when the ring was reset: nothing was tested"
 [ "$after" -eq 0 ] || fail "$after page(s) still mapped after the ring reset"
-kill "$ZC_BG_PID" 2>/dev/null; wait "$ZC_BG_PID" 2>/dev/null
-# The handler threads still complete the commands the reset took away:
-# tcmu-runner goes, the next one reopens the device cleanly.
-sleep 3
+# The handler threads still complete the commands the reset took away
+# (the ring breaks on the unknown cmd_ids): tcmu-runner goes, the next one
+# reopens the device cleanly, and fails what was queued meanwhile.
 stack_stop_runner
 stack_start_runner || fail "tcmu-runner did not restart"
+kill "$ZC_BG_PID" 2>/dev/null; wait "$ZC_BG_PID" 2>/dev/null
 zc_fio --name=after --filename="$ZC_DISK" --rw=write --bs=1M --size=8M --iodepth=2 \
 	--verify=crc32c --do_verify=1 --verify_fatal=1 || fail "write+verify after the reset"
 zc_assert_window_empty zc12c "after the reset and new I/O"

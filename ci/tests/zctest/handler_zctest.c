@@ -390,13 +390,13 @@ static void zct_release_kept(struct tcmu_device *dev, struct zct_state *st)
 }
 
 static void zct_keep(struct tcmu_device *dev, struct zct_state *st,
-		     struct tcmur_cmd *cmd, struct iovec *iov, off_t off)
+		     struct tcmur_cmd *cmd, char *buf, size_t len, off_t off)
 {
 	pthread_mutex_lock(&st->lock);
 	if (st->nkept < ZCT_MAX_KEPT) {
 		st->kept[st->nkept++] = (struct zct_kept){
-			.cmd_id = cmd->lib_cmd->cmd_id, .buf = iov[0].iov_base,
-			.len = iov[0].iov_len, .off = off,
+			.cmd_id = cmd->lib_cmd->cmd_id, .buf = buf, .len = len,
+			.off = off,
 		};
 		zct_mark_keep(dev);
 		zct_count(st, "kept");
@@ -471,7 +471,7 @@ static int zct_read(struct tcmu_device *dev, struct tcmur_cmd *cmd,
 		    struct iovec *iov, size_t iov_cnt, size_t len, off_t off)
 {
 	struct zct_state *st = tcmur_dev_get_private(dev);
-
+	char *buf;
 	int ret;
 
 	if (st->mode == ZCT_UNTOUCHED)
@@ -495,9 +495,10 @@ static int zct_read(struct tcmu_device *dev, struct tcmur_cmd *cmd,
 	default:
 		break;
 	}
+	buf = iov[0].iov_base;	/* zct_rw() moves the iovec on */
 	ret = zct_rw(st, false, iov, iov_cnt, len, off);
 	if (st->mode == ZCT_KEEPBUF && ret == TCMU_STS_OK)
-		zct_keep(dev, st, cmd, iov, off);
+		zct_keep(dev, st, cmd, buf, len, off);
 	return ret;
 }
 
@@ -535,6 +536,8 @@ static int zct_write(struct tcmu_device *dev, struct tcmur_cmd *cmd,
 		     struct iovec *iov, size_t iov_cnt, size_t len, off_t off)
 {
 	struct zct_state *st = tcmur_dev_get_private(dev);
+	char *buf;
+	bool big;
 	int ret;
 
 	if (st->mode == ZCT_STOREOUT && iov_cnt && iov[0].iov_len) {
@@ -583,10 +586,11 @@ static int zct_write(struct tcmu_device *dev, struct tcmur_cmd *cmd,
 			break;
 		}
 	}
+	big = zct_big(iov, iov_cnt, len);
+	buf = iov[0].iov_base;	/* zct_rw() moves the iovec on */
 	ret = zct_rw(st, true, iov, iov_cnt, len, off);
-	if (st->mode == ZCT_KEEPBUF && ret == TCMU_STS_OK &&
-	    zct_big(iov, iov_cnt, len))
-		zct_keep(dev, st, cmd, iov, off);
+	if (st->mode == ZCT_KEEPBUF && ret == TCMU_STS_OK && big)
+		zct_keep(dev, st, cmd, buf, len, off);
 	return ret;
 }
 
