@@ -27,7 +27,7 @@
 # Exit status: vm-run.sh's (253: a kernel splat; see console.log).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-top=$(dirname "$here")
+top=$(cd "$here/../.." && pwd)
 B=${BUILD:-$top/build}
 
 # In the guest: ci/mm-bench.sh --guest OUTDIR BINDIR [BENCH_ARGS...]
@@ -114,7 +114,7 @@ if [ $build -eq 1 ]; then
 else
 	kernel=$B/kbuild/$variant-$flavor/arch/x86/boot/bzImage
 fi
-# As ci/build-selftests.sh builds them.
+# As ci/kernel/build-selftests.sh builds them.
 mkdir -p "$bin" "$out"
 gcc -O2 -g -Wall -I "$st" -o "$bin/special_insert" "$st/mm/special_insert.c"
 gcc -O2 -g -Wall -I "$st" -o "$bin/special_insert_bench" "$st/mm/special_insert_bench.c"
