@@ -43,9 +43,11 @@
 ##                    series' 7.2.8-1; served versions are listed when it is gone)
 ##   APT_MIRROR=URL   the Debian archive (or a snapshot of it) for source packages
 ##   APT_SUITES=...   the suites indexed for them (default: sid and this release)
+##   APT_PRIV=DIR     the private apt state (default build/apt)
 ##   APPLIED_BRANCH=NAME  the branch the series is applied on (tcmu-zc-applied)
 ##   DEV_TREE=DIR     ci/kernel/build-kernel.sh NAME FLAVOR, mm-bench: build this
 ##                    kernel tree as it is (a development branch of the series)
+##   VARIANT=NAME     mm-bench: the object directory build/kbuild/NAME-FLAVOR
 ##   EXTRA_CONFIG=FILES  more config fragments for every kernel build
 ##   JOBS=N           kernel build parallelism (default: the number of CPUs)
 ##   CCACHE_DIR=DIR   the compiler cache (default ~/.cache/ccache)
@@ -53,19 +55,25 @@
 ##   TCMU_SRC=DIR     plugin: an unpacked tcmu-runner source tree for its headers
 ##                    (default: Debian's, fetched into build/src/tcmu)
 ##   URING=0          plugin/unit: build without liburing (threads engine only)
+##                    (installing the plugin elsewhere: tcmu-runner-plugin/README.md)
 ##   KIMG=FILE        bench/bench-plugin: boot this bzImage instead of the patched
 ##                    plain kernel
 ##   BENCH_SIZE BENCH_RUNTIME BENCH_RAMP BENCH_BS BENCH_QD BENCH_BACKENDS
-##   BENCH_REPEAT BENCH_CPUS BENCH_DOCS  bench: the matrix (ci/bench/README.md)
+##   BENCH_REPEAT BENCH_RANDOM BENCH_CPUS BENCH_DOCS  bench: the matrix
+##                    (ci/bench/README.md); bench-plugin: BENCH_RUNTIME, BENCH_OUT
 ##   DEMO_RUNTIME=S   demo: seconds per fio run (default 10)
+##   ZC05_COPY=1      check/control: test_zc_05 on the copy path (make control
+##                    TESTS=test_zc_05 then shows the stock kernel failing it)
 ##   VERSION=N        ci/series/export-series.sh: the series version (PATCH vN)
 SHELL := /bin/bash
 TOP := $(CURDIR)
 BUILD ?= $(TOP)/build
 B := $(BUILD)
 # Passed on to the scripts when set (an empty one stays unset).
-USER_VARS := KERNEL_SRC KDEB APT_MIRROR APT_SUITES APPLIED_BRANCH DEV_TREE EXTRA_CONFIG JOBS \
-	CCACHE_DIR TCMU_SRC URING KIMG V
+USER_VARS := KERNEL_SRC KDEB APT_MIRROR APT_SUITES APT_PRIV APPLIED_BRANCH DEV_TREE VARIANT \
+	EXTRA_CONFIG JOBS CCACHE_DIR TCMU_SRC URING KIMG V DEMO_RUNTIME VERSION \
+	BENCH_SIZE BENCH_RUNTIME BENCH_RAMP BENCH_BS BENCH_QD BENCH_BACKENDS BENCH_REPEAT \
+	BENCH_RANDOM BENCH_CPUS BENCH_DOCS BENCH_OUT ZC05_COPY
 $(foreach v,$(USER_VARS),$(if $(value $(v)),$(eval export $(v))))
 export BUILD
 FLAVOR ?= plain

@@ -18,7 +18,8 @@
 #
 # PATTERN: run only the listed tests whose names match (any column).
 # Environment: T_INJECT=corrupt, T_TRACE=1 (each test's commands with their
-# start times into build/vmout/NAME.trace), V=1 (stream the console).
+# start times into build/vmout/NAME.trace), ZC05_COPY=1, V=1 (stream the
+# console).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
@@ -178,7 +179,8 @@ run_suite() {
 	rm -f "$B/vmout/$suite"*.tap "$B/vmout/$suite"-*.dmesg "$B/vmout/$suite"-*.txt
 	echo "check: booting the $suite debug kernel ($img): $(wc -l < "$sel") tests, guest limit ${guest_limit}s"
 	ci/vm/vm-run.sh -k "$img" -m 3G -t "$guest_limit" -l "$B/logs/$suite.log" $([ "${V:-0}" = 0 ] || echo -v) \
-		-e "T_INJECT=${T_INJECT:-}" -e "T_TRACE=${T_TRACE:-}" -e "T_KERNEL=$suite" -e "T_OUT=$B/vmout" \
+		-e "T_INJECT=${T_INJECT:-}" -e "T_TRACE=${T_TRACE:-}" -e "ZC05_COPY=${ZC05_COPY:-}" \
+		-e "T_KERNEL=$suite" -e "T_OUT=$B/vmout" \
 		-- ci/tests/run-tests.sh -o "$tap" "$sel"
 	rc=$?
 	if [ -s "$tap" ]; then
