@@ -8,7 +8,8 @@ truncate -s 64M "$d/backing"
 lio_lun_create io01 64M user "$d/backing" || fail "LUN creation"
 disk=$LIO_DISK
 for bs in 4k 64k 256k 1M; do
-	fio_run --name=wv-$bs --filename="$disk" --rw=write --bs=$bs --size=8M \
+	size=8M; [ $bs = 4k ] && size=2M
+	fio_run --name=wv-$bs --filename="$disk" --rw=write --bs=$bs --size=$size \
 		--iodepth=4 --verify=crc32c --do_verify=1 --verify_fatal=1 \
 		|| fail "write+verify at bs=$bs"
 	log "write+verify bs=$bs ok"
