@@ -1,5 +1,6 @@
 #!/bin/bash
-# Teardown: deleting the LUN and the backstore removes the SCSI disk, the
+# Teardown: deleting the LUN and the backstore with targetcli (the other
+# tests delete through configfs, ci/vm/lib.sh) removes the SCSI disk, the
 # configfs device and its uio device, leaves tcmu-runner running, and the
 # data written is in the backing file.
 . "$(dirname "$0")/lib.sh"
@@ -13,7 +14,7 @@ disk=$LIO_DISK
 dd if=/dev/urandom of="$d/data" bs=64k count=16 status=none
 dd if="$d/data" of="$disk" bs=64k oflag=direct status=none || fail "write"
 bsdir=$(lio_backstore_dir lun01)
-lio_lun_delete || fail "delete"
+lio_lun_delete --targetcli || fail "delete"
 [ ! -e "$disk" ] || fail "$disk still present"
 [ ! -e "$bsdir" ] || fail "$bsdir still present"
 [ "$(lio_uio_count)" -eq "$uio0" ] || fail "uio device leaked ($(ls /sys/class/uio))"

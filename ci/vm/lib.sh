@@ -60,8 +60,16 @@ lio_naa_of_serial() {
 	echo "naa.6001405${hex:0:25}"
 }
 
-# The configfs directory of a backstore by name.
-lio_backstore_dir() { ls -d "$LIO_CFS"/core/*/"$1" 2>/dev/null | head -n 1; }
+# The configfs directory of a backstore by name. (Helpers called often are
+# plain bash: every program started costs a good part of a second under
+# emulation with a debug kernel.)
+lio_backstore_dir() {
+	local d
+	for d in "$LIO_CFS"/core/*/"$1"; do
+		[ -d "$d" ] && { echo "$d"; return 0; }
+	done
+	return 1
+}
 
 # Set a backstore attribute: lio_attr_set NAME ATTR VALUE
 lio_attr_set() { echo "$3" > "$(lio_backstore_dir "$1")/attrib/$2"; }
@@ -114,16 +122,43 @@ lio_lun_create() {
 	for a in ${LIO_PRE_ATTRS:-}; do cmds+=("$bs/$name set attribute $a"); done
 	cmds+=("/loopback create $wwn" "/loopback/$wwn/luns create $bs/$name")
 	# One cleanup for both, registered first: a half-made LUN goes too.
-	cleanup_push "lio_targetcli '/loopback delete $wwn' '$bs delete $name'"
+	cleanup_push "lio_cfs_delete '$wwn' '$name'"
 	LIO_BS=$bs/$name LIO_LOOP_WWN=$wwn
 	lio_targetcli "${cmds[@]}" || return 1
 	lio_wait_disk_by_wwn "$name"
 }
 
-# Delete the LUN and backstore made by the last lio_lun_create now.
+# Remove a tcm_loop target (and its LUNs) and a backstore through configfs,
+# as rtslib does for targetcli's delete (a targetcli start costs many
+# seconds under emulation; the kernel does the same work either way).
+#   lio_cfs_delete WWN BACKSTORE_NAME
+lio_cfs_delete() {
+	local wwn=$1 t l x so
+	if [ -d "$LIO_CFS/loopback/$wwn" ]; then
+		for t in "$LIO_CFS/loopback/$wwn"/tpgt_*; do
+			[ -d "$t" ] || continue
+			for l in "$t"/lun/lun_*; do
+				[ -d "$l" ] || continue
+				for x in "$l"/*; do [ ! -L "$x" ] || rm -f "$x" || return 1; done
+				rmdir "$l" || return 1
+			done
+			rmdir "$t" || return 1
+		done
+		rmdir "$LIO_CFS/loopback/$wwn" || return 1
+	fi
+	so=$(lio_backstore_dir "$2")
+	[ -z "$so" ] || rmdir "$so"
+}
+
+# Delete the LUN and backstore made by the last lio_lun_create now
+# (--targetcli: through targetcli, as a user would; default: configfs).
 lio_lun_delete() {
-	lio_targetcli "/loopback delete $LIO_LOOP_WWN" "${LIO_BS%/*} delete ${LIO_BS##*/}" || return 1
-	cleanup_drop "/loopback delete $LIO_LOOP_WWN'"
+	if [ "${1:-}" = --targetcli ]; then
+		lio_targetcli "/loopback delete $LIO_LOOP_WWN" "${LIO_BS%/*} delete ${LIO_BS##*/}" || return 1
+	else
+		lio_cfs_delete "$LIO_LOOP_WWN" "${LIO_BS##*/}" || return 1
+	fi
+	cleanup_drop "lio_cfs_delete '$LIO_LOOP_WWN' "
 }
 
 # ---- TCMU -------------------------------------------------------------------
@@ -137,9 +172,11 @@ tcmu_has_zero_copy() {
 
 # One counter of attrib/zero_copy_stats ("name value" lines); 0 if absent.
 tcmu_zc_stat() {
-	local v
-	v=$(awk -v k="$2" '$1 == k { print $2 }' "$(lio_backstore_dir "$1")/attrib/zero_copy_stats" 2>/dev/null)
-	echo "${v:-0}"
+	local k v
+	while read -r k v; do
+		[ "$k" = "$2" ] && { echo "${v:-0}"; return 0; }
+	done 2>/dev/null < "$(lio_backstore_dir "$1")/attrib/zero_copy_stats"
+	echo 0
 }
 
 # ---- fio --------------------------------------------------------------------
