@@ -2,10 +2,13 @@
 /*
  * zcfile: a file-backed tcmu-runner handler for the zero-copy TCMU path.
  *
- * Config string (targetcli cfgstring): PATH[;direct[=0|1]][;engine=...]
- * [;depth=N][;inline=0|1], see zcfile_config.h. The file must exist; a regular file
- * shorter than the LUN is grown sparsely, a block device must be large
- * enough.
+ * Config string (targetcli cfgstring): PATH[;OPTION]..., the options in
+ * zcfile_options[] (zcfile_config.c; cfg_desc is made from them). The file
+ * must exist; a regular file shorter than the LUN is grown sparsely (also
+ * when the LUN is resized: reconfig), a block device must be large enough.
+ *
+ * Log lines go through tcmu_dev_err()/tcmu_dev_info(), which prefix them
+ * with "zcfile/<device>: "; the messages themselves carry no prefix.
  *
  * READ and WRITE go straight between the command's iovecs and the backing
  * file: the iovecs point into TCMU's data area or, with zero copy, into
@@ -26,13 +29,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
-#include <unistd.h>
-#include <linux/fs.h>
 #include <scsi/scsi.h>
 
+#include "libtcmu.h"
 #include "tcmu-runner.h"
 #include "tcmur_device.h"
 
@@ -58,10 +58,10 @@ static bool zcfile_check_config(const char *cfgstring, char **reason)
 
 	if (zcfile_parse_config(cfgstring, &cfg, &err) < 0 ||
 	    zcfile_check_file(&cfg, &err) < 0) {
-		if (reason)
-			*reason = err ? err : strdup("zcfile: bad config string");
-		else
-			free(err);
+		/* targetcli shows this as "cfgstring invalid: <reason>": say whose. */
+		if (reason && asprintf(reason, "zcfile: %s", err ? err : "bad config string") < 0)
+			*reason = NULL;
+		free(err);
 		return false;
 	}
 	return true;
@@ -71,10 +71,9 @@ static int zcfile_open(struct tcmu_device *dev, bool reopen)
 {
 	uint32_t block_size = tcmu_dev_get_block_size(dev);
 	uint64_t lun_size = tcmu_dev_get_num_lbas(dev) * block_size;
-	uint64_t file_size = 0, bsz, raw;
 	struct zcfile_state *st;
 	char *err = NULL;
-	struct stat sb;
+	uint64_t raw;
 	int ret, gran;
 
 	(void)reopen;
@@ -93,26 +92,8 @@ static int zcfile_open(struct tcmu_device *dev, bool reopen)
 	}
 	ret = zcfile_file_open(&st->file, st->cfg.path, st->cfg.direct);
 	if (ret < 0) {
-		tcmu_dev_err(dev, "zcfile: cannot open %s: %s\n", st->cfg.path, strerror(-ret));
+		tcmu_dev_err(dev, "cannot open %s: %s\n", st->cfg.path, strerror(-ret));
 		goto err_free;
-	}
-	if (fstat(st->file.fd, &sb) < 0) {
-		ret = -errno;
-		tcmu_dev_err(dev, "zcfile: cannot stat %s: %s\n", st->cfg.path, strerror(-ret));
-		goto err_close;
-	}
-	if (S_ISBLK(sb.st_mode)) {
-		if (ioctl(st->file.fd, BLKGETSIZE64, &bsz) == 0)
-			file_size = bsz;
-	} else {
-		file_size = (uint64_t)sb.st_size;
-	}
-	/* Every check before anything on disk changes. */
-	if (zcfile_check_size(lun_size, block_size, file_size, S_ISBLK(sb.st_mode),
-			      st->cfg.path, &err) < 0) {
-		ret = -EINVAL;
-		zcfile_file_close(&st->file);
-		goto err_msg;
 	}
 	ret = zcfile_engine_start(&st->engine, &st->file, st->cfg.engine, st->cfg.depth, &err);
 	if (ret < 0) {
@@ -121,13 +102,12 @@ static int zcfile_open(struct tcmu_device *dev, bool reopen)
 		goto err_msg;
 	}
 	zcfile_engine_set_inline(st->engine, st->cfg.inline_idle);
-	if (S_ISREG(sb.st_mode) && file_size < lun_size &&
-	    ftruncate(st->file.fd, (off_t)lun_size) < 0) {
-		ret = -errno;
-		tcmu_dev_err(dev, "zcfile: bad LUN size %llu: cannot grow %s to it: %s\n",
-			     (unsigned long long)lun_size, st->cfg.path, strerror(-ret));
+	/* Checks first: a refused size changes nothing on disk. */
+	if (zcfile_file_resize(&st->file, lun_size, block_size, st->cfg.path, &err) < 0) {
+		ret = -EINVAL;
 		zcfile_engine_stop(st->engine);
-		goto err_close;
+		zcfile_file_close(&st->file);
+		goto err_msg;
 	}
 
 	tcmu_dev_set_write_cache_enabled(dev, 1);
@@ -142,19 +122,15 @@ static int zcfile_open(struct tcmu_device *dev, bool reopen)
 	tcmu_dev_set_unmap_gran_align(dev, gran);
 
 	tcmur_dev_set_private(dev, st);
-	tcmu_dev_info(dev, "zcfile: serving %s (%llu bytes, block %u) engine %s, direct %s, inline %s\n",
+	tcmu_dev_info(dev, "serving %s (%llu bytes, block %u) engine %s, direct %s, inline %s\n",
 		      st->cfg.path, (unsigned long long)lun_size, block_size,
 		      zcfile_engine_describe(st->engine), st->cfg.direct ? "on" : "off",
-		      st->cfg.inline_idle ? "when idle, up to 64 KiB" : "off");
+		      st->cfg.inline_idle ? "when idle" : "off");
 	return 0;
 
 err_msg:
-	tcmu_dev_err(dev, "%s\n", err ? err : "zcfile: bad config string");
+	tcmu_dev_err(dev, "%s\n", err ? err : "bad config string");
 	free(err);
-	free(st);
-	return ret;
-err_close:
-	zcfile_file_close(&st->file);
 err_free:
 	free(st);
 	return ret;
@@ -167,7 +143,7 @@ static void zcfile_close(struct tcmu_device *dev)
 
 	zcfile_engine_stop(st->engine);
 	zcfile_stats_format(&st->file, stats, sizeof(stats));
-	tcmu_dev_info(dev, "zcfile: closing %s: %s\n", st->cfg.path, stats);
+	tcmu_dev_info(dev, "closing %s: %s\n", st->cfg.path, stats);
 	zcfile_file_close(&st->file);
 	free(st);
 }
@@ -182,7 +158,7 @@ static int zcfile_status(struct tcmu_device *dev, struct tcmur_cmd *cmd,
 
 	if (!err)
 		return TCMU_STS_OK;
-	tcmu_dev_err(dev, "zcfile: %s failed: %s\n", names[op], strerror(-err));
+	tcmu_dev_err(dev, "%s failed: %s\n", names[op], strerror(-err));
 	switch (err) {
 	case -ENOSPC:
 	case -EDQUOT:
@@ -268,18 +244,34 @@ static int zcfile_writesame(struct tcmu_device *dev, struct tcmur_cmd *cmd, uint
 	return zcfile_submit(dev, cmd, ZCFILE_WRITESAME, iov, 1, (size_t)len, (off_t)off);
 }
 
-static const char zcfile_cfg_desc[] =
-	"PATH[;direct[=0|1]][;engine=auto|uring|threads][;depth=N][;inline=0|1]: the absolute path of "
-	"an existing backing file or block device (a shorter file is grown to the LUN size); "
-	"direct: O_DIRECT I/O to it; engine: io_uring or worker threads keep commands in "
-	"flight (auto: io_uring if available); depth: queue depth / threads (1-1024); "
-	"inline: a command of up to 64 KiB alone in flight runs in the command thread (default 1).";
+/* A new LUN size (configfs attrib/dev_size): grow the file to it. */
+static int zcfile_reconfig(struct tcmu_device *dev, struct tcmulib_cfg_info *cfg)
+{
+	struct zcfile_state *st = tcmur_dev_get_private(dev);
+	char *err = NULL;
+
+	switch (cfg->type) {
+	case TCMULIB_CFG_DEV_SIZE:
+		if (zcfile_file_resize(&st->file, cfg->data.dev_size, tcmu_dev_get_block_size(dev),
+				       st->cfg.path, &err) < 0) {
+			tcmu_dev_err(dev, "resize refused: %s\n", err ? err : "out of memory");
+			free(err);
+			return -EINVAL;
+		}
+		tcmu_dev_info(dev, "resized to %llu bytes\n", (unsigned long long)cfg->data.dev_size);
+		return 0;
+	case TCMULIB_CFG_DEV_CFGSTR:
+	case TCMULIB_CFG_WRITE_CACHE:
+	default:
+		return -EOPNOTSUPP;
+	}
+}
 
 static struct tcmur_handler zcfile_handler = {
 	.name = "File-backed handler for zero-copy TCMU",
 	.subtype = "zcfile",
-	.cfg_desc = zcfile_cfg_desc,
 	.check_config = zcfile_check_config,
+	.reconfig = zcfile_reconfig,
 	.open = zcfile_open,
 	.close = zcfile_close,
 	/* Per-device engines instead of tcmu-runner's pool (see above). */
@@ -293,5 +285,9 @@ static struct tcmur_handler zcfile_handler = {
 
 int handler_init(void)
 {
+	/* The syntax and one line per option, from the option table. */
+	zcfile_handler.cfg_desc = zcfile_cfg_desc();
+	if (!zcfile_handler.cfg_desc)
+		return -ENOMEM;
 	return tcmur_register_handler(&zcfile_handler);
 }

@@ -3,20 +3,15 @@
  * zcfile: config string parsing and backing file checks, kept free of
  * tcmu-runner types so they can be unit tested on the host.
  *
- * Config string: PATH[;OPTION]...
- *   direct[=0|1]          O_DIRECT backing-file I/O (default 0)
- *   engine=auto|uring|threads
- *                         how commands are kept in flight (default auto:
- *                         io_uring when the kernel offers it, else threads)
- *   depth=N               io_uring queue depth / number of worker threads
- *                         (1..1024; default 64 for uring, 8 for threads)
- *   inline[=0|1]          run a command of up to 64 KiB in tcmu-runner's
- *                         command thread when nothing else is in flight,
- *                         instead of handing it to the engine (default 1)
+ * Config string: PATH[;OPTION]... The options are the table
+ * zcfile_options[] (zcfile_config.c): the parser, the handler's cfg_desc
+ * and the "known: ..." error text are made from it, and a unit test
+ * checks README.md's option table against it.
  */
 #ifndef ZCFILE_CONFIG_H
 #define ZCFILE_CONFIG_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -27,6 +22,9 @@ enum zcfile_engine_kind {
 };
 
 #define ZCFILE_DEPTH_MAX 1024
+/* Largest command run inline (option inline): see zcfile_engine_submit(). */
+#define ZCFILE_INLINE_MAX_KIB 64
+#define ZCFILE_INLINE_MAX (ZCFILE_INLINE_MAX_KIB * 1024)
 
 struct zcfile_config {
 	char path[4096];
@@ -36,12 +34,28 @@ struct zcfile_config {
 	int inline_idle;	/* run commands inline when the engine is idle */
 };
 
+struct zcfile_option {
+	const char *name;
+	const char *syntax;	/* as users write it, e.g. "direct[=0|1]" */
+	const char *values;	/* the accepted values, for messages */
+	int flag;		/* the value may be left out (means 1) */
+	const char *help;	/* one sentence, with the default */
+	/* Store @val (NULL for a bare flag) into @cfg; -1 if not accepted. */
+	int (*parse)(const char *val, struct zcfile_config *cfg);
+};
+
+extern const struct zcfile_option zcfile_options[];
+extern const size_t zcfile_n_options;
+
 /*
  * Parse a tcmu config string ("zcfile/<cfg>", or just "<cfg>").
  * On error returns -1 and sets *err to a malloc'd message naming the
- * problem.
+ * problem (without a "zcfile: " prefix: tcmu_dev_err() adds one).
  */
 int zcfile_parse_config(const char *cfgstring, struct zcfile_config *cfg, char **err);
+
+/* The handler's cfg_desc: the syntax, then one line per option (malloc'd). */
+char *zcfile_cfg_desc(void);
 
 /*
  * Check that the backing file exists, is a regular file or a block

@@ -5,9 +5,10 @@
  *
  * A zcfile_req is one backing-file operation. It is run either
  * synchronously (zcfile_exec) or through an engine that keeps many in
- * flight: io_uring (one ring and one reaper thread per device) or a pool
- * of worker threads. An engine always reports the result through
- * req->done, possibly before zcfile_engine_submit() returns.
+ * flight: io_uring (one ring and one reaper thread per device,
+ * zcfile_uring.c) or a pool of worker threads (zcfile_threads.c). An
+ * engine always reports the result through req->done, possibly before
+ * zcfile_engine_submit() returns.
  *
  * Data-out buffers (WRITE, WRITE SAME) are never written to: under zero
  * copy they are read-only mappings of the initiator's pages.
@@ -58,7 +59,6 @@ struct zcfile_req {
 	size_t len;		/* bytes to transfer, or the range length */
 	off_t off;
 	zcfile_done_fn done;	/* err: 0 or -errno */
-	void *priv;
 
 	/* engine state */
 	struct zcfile_req *next;
@@ -73,6 +73,15 @@ struct zcfile_req {
 /* Open @path for the I/O paths (and with O_DIRECT when @direct). */
 int zcfile_file_open(struct zcfile_file *f, const char *path, int direct);
 void zcfile_file_close(struct zcfile_file *f);
+
+/*
+ * Make @f serve a LUN of @lun_size bytes in @block_size blocks (at open,
+ * and when the LUN is resized): checked first (zcfile_check_size), then a
+ * shorter regular file is grown sparsely. A longer file is left as it is.
+ * Returns 0, or -1 with *err set.
+ */
+int zcfile_file_resize(struct zcfile_file *f, uint64_t lun_size, uint32_t block_size,
+		       const char *path, char **err);
 
 /* Run @req synchronously; returns 0 or -errno. req->done is not called. */
 int zcfile_exec(struct zcfile_file *f, struct zcfile_req *req);
@@ -101,12 +110,11 @@ int zcfile_engine_start(struct zcfile_engine **ep, struct zcfile_file *f,
 void zcfile_engine_submit(struct zcfile_engine *e, struct zcfile_req *req);
 /*
  * With @on, zcfile_engine_submit() runs a request of at most
- * ZCFILE_INLINE_MAX bytes itself, in the caller's thread, when the engine
- * has nothing in flight: one command at a time then costs no hand-off to
- * a worker and back. Submissions must come from one thread (tcmu-runner's
- * command thread) for the check to hold.
+ * ZCFILE_INLINE_MAX bytes (zcfile_config.h) itself, in the caller's
+ * thread, when the engine has nothing in flight: one command at a time
+ * then costs no hand-off to a worker and back. Submissions must come from
+ * one thread (tcmu-runner's command thread) for the check to hold.
  */
-#define ZCFILE_INLINE_MAX (64 * 1024)
 void zcfile_engine_set_inline(struct zcfile_engine *e, int on);
 /* Wait for every request in flight, then stop. */
 void zcfile_engine_stop(struct zcfile_engine *e);

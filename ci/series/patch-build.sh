@@ -4,7 +4,7 @@
 # warnings: each object is built before the patch (when it exists there)
 # and after it, and the warnings are compared without their line numbers.
 #
-#   ci/series/patch-build.sh           (after ci/kernel-tree.sh)
+#   ci/series/patch-build.sh           (after ci/kernel/kernel-tree.sh)
 #
 # The series is build/worktree/patched (base + patches/ in series order,
 # from make tree). The objects are built in build/worktree/patch-build, a
@@ -30,7 +30,7 @@ die() { say "error: $*"; exit 1; }
 
 series_wt=$B/worktree/patched
 base_wt=$B/worktree/base
-[ -e "$series_wt/.git" ] && [ -e "$base_wt/.git" ] || die "run ci/kernel-tree.sh (make tree) first"
+[ -e "$series_wt/.git" ] && [ -e "$base_wt/.git" ] || die "run ci/kernel/kernel-tree.sh (make tree) first"
 base=$(git -C "$base_wt" rev-parse HEAD)
 tip=$(git -C "$series_wt" rev-parse HEAD)
 mapfile -t commits < <(git -C "$series_wt" rev-list --reverse "$base..$tip")

@@ -1,38 +1,33 @@
 #!/bin/bash
 # In-guest test runner: starts the stack (dbus, tcmu-runner with this
-# project's handler), runs test_*.sh in order, each under a timeout, and
-# prints TAP. After each test the kernel log written since the test's
-# marker is scanned; a WARNING, BUG, Oops, KASAN or lockdep report fails
-# the test that caused it.
+# project's handler), runs the tests of a selection in order, each under
+# its own time limit, and prints TAP. After each test the kernel log
+# written since the test's marker is scanned; a WARNING, BUG, Oops, KASAN
+# or lockdep report fails the test that caused it.
 #
-# usage: run-tests.sh [-o TAPFILE] [-t SECONDS] [PATTERN...]
-#   PATTERN   shell patterns matched against test names (default: all)
+# usage: run-tests.sh [-o TAPFILE] SELECTION
+#   SELECTION  a file of "NAME SECONDS" lines (ci/check.sh writes it from
+#              ci/tests/tests.list): ci/tests/NAME.sh, killed after SECONDS
+#   -o FILE    the TAP also goes to FILE (on the shared output directory)
+#
+# Environment for the tests: T_KERNEL (base | patched), T_OUT (a directory
+# for files the host keeps), T_INJECT (corrupt: test_io_02 breaks on
+# purpose).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-tap=/dev/null tmo=600
-while getopts "o:t:" o; do
+tap=/dev/null
+while getopts "o:h" o; do
 	case $o in
 	o) tap=$OPTARG ;;
-	t) tmo=$OPTARG ;;
-	*) echo "usage: $0 [-o TAPFILE] [-t SECONDS] [PATTERN...]" >&2; exit 2 ;;
+	*) sed -n '2,/^set -u/{/^set -u/d;s/^# \{0,1\}//;p}' "$0" >&2; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
-[ $# -gt 0 ] || set -- '*'
+[ $# -eq 1 ] && [ -r "$1" ] || { echo "run-tests: usage: run-tests.sh [-o TAPFILE] SELECTION" >&2; exit 2; }
+sel=$1
 
-. "$here/../guest/stack.sh"
-
-splat=$(cat "$here/../splat.ere")
-
-tests=()
-for t in "$here"/test_*_[0-9][0-9].sh; do
-	n=$(basename "$t" .sh)
-	for p; do
-		# shellcheck disable=SC2053
-		[[ $n == $p ]] && { tests+=("$t"); break; }
-	done
-done
+. "$here/../vm/stack.sh"
+splat=$(cat "$here/../vm/splat.ere")
 
 : > "$tap"
 emit() { echo "$*"; echo "$*" >> "$tap"; }
@@ -45,39 +40,38 @@ if ! stack_start; then
 fi
 
 n=0 pass=0 failn=0 skipn=0
-for t in "${tests[@]}"; do
+while read -r name tmo; do
 	n=$((n + 1))
-	name=$(basename "$t" .sh)
-	echo "<6>zc-test: start $name" > /dev/kmsg
+	echo "<6>run-tests: start $name" > /dev/kmsg
 	start=$(date +%s.%N)
-	timeout -k 10 "$tmo" bash "$t" 2>&1 | sed 's/^/    /'
+	timeout -k 10 "$tmo" bash "$here/$name.sh" 2>&1 </dev/null | sed 's/^/    /'
 	rc=${PIPESTATUS[0]}
 	secs=$(printf '%.1f' "$(echo "$(date +%s.%N) - $start" | bc)")
-	echo "<6>zc-test: end $name rc=$rc" > /dev/kmsg
-	splats=$(dmesg | sed -n "/zc-test: start $name\$/,\$p" | grep -E "$splat")
+	echo "<6>run-tests: end $name rc=$rc" > /dev/kmsg
+	splats=$(dmesg | sed -n "/run-tests: start $name\$/,\$p" | grep -E "$splat")
 	if [ -n "$splats" ]; then
-		emit "not ok $n $name # kernel reported problems"
+		emit "not ok $n $name # ${secs}s, kernel reported problems"
 		echo "$splats" | head -n 20 | sed 's/^/# dmesg: /' | tee -a "$tap"
-		dmesg | sed -n "/zc-test: start $name\$/,\$p" > "${tap%.tap}-$name.dmesg" 2>/dev/null
+		dmesg | sed -n "/run-tests: start $name\$/,\$p" > "${tap%.tap}-$name.dmesg" 2>/dev/null
 		failn=$((failn + 1))
 	elif [ "$rc" -eq 0 ]; then
 		emit "ok $n $name # ${secs}s"
 		pass=$((pass + 1))
 	elif [ "$rc" -eq 4 ]; then
-		emit "ok $n $name # SKIP"
+		emit "ok $n $name # SKIP ${secs}s"
 		skipn=$((skipn + 1))
 	elif [ "$rc" -eq 124 ]; then
-		emit "not ok $n $name # timeout after ${tmo}s"
+		emit "not ok $n $name # timeout: over its limit of ${tmo}s (ci/tests/tests.list)"
 		failn=$((failn + 1))
 	else
-		emit "not ok $n $name # exit $rc"
+		emit "not ok $n $name # ${secs}s, exit $rc"
 		failn=$((failn + 1))
 	fi
 	if ! stack_alive; then
 		emit "# tcmu-runner died during $name; restarting it"
 		stack_restart_runner || { emit "Bail out! tcmu-runner cannot be restarted"; break; }
 	fi
-done
+done < "$sel"
 stack_stop
 emit "1..$n"
 emit "# $pass passed, $failn failed, $skipn skipped"

@@ -1,17 +1,17 @@
 #!/bin/bash
 # mkfs.ext4 on a TCMU LUN, fsck, a file written and read back across a
 # remount, fsck again.
-. "$(dirname "$0")/test_common.sh"
+. "$(dirname "$0")/lib.sh"
 need mkfs.ext4 fsck.ext4 targetcli
-d=$ZC_TMP
+d=$T_TMP
 truncate -s 128M "$d/backing"
-zc_lun_create fs01 128M user "$d/backing" || fail "LUN creation"
-disk=$ZC_DISK
+lio_lun_create fs01 128M user "$d/backing" || fail "LUN creation"
+disk=$LIO_DISK
 mkfs.ext4 -q -F "$disk" || fail "mkfs.ext4"
 fsck.ext4 -fn "$disk" >/dev/null 2>&1 || fail "fsck after mkfs"
 mkdir -p "$d/mnt"
 mount -t ext4 "$disk" "$d/mnt" || fail "mount"
-zc_cleanup_push "! mountpoint -q '$d/mnt' || umount '$d/mnt'"
+cleanup_push "! mountpoint -q '$d/mnt' || umount '$d/mnt'"
 dd if=/dev/urandom of="$d/data" bs=1M count=8 status=none
 cp "$d/data" "$d/mnt/data" || fail "write file"
 umount "$d/mnt" || fail "umount"

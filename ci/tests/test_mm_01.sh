@@ -3,8 +3,8 @@
 # mm/special_insert (vm_insert_pages_special(), unmap_special_mapping_range(),
 # the walk_page_mapping() fix) against the test module
 # /dev/test_special_insert (CONFIG_TEST_SPECIAL_INSERT, patched kernel).
-. "$(dirname "$0")/test_common.sh"
-bin=$ZC_TOP/build/selftests/${ZC_VARIANT:-patched}/special_insert
+. "$(dirname "$0")/lib.sh"
+bin=$REPO_TOP/build/selftests/${T_KERNEL:-patched}/special_insert
 [ -e /dev/test_special_insert ] || skip "no /dev/test_special_insert (kernel without the mm patches)"
-[ -x "$bin" ] || skip "$bin not built (ci/build-selftests.sh)"
+[ -x "$bin" ] || skip "$bin not built (ci/kernel/build-selftests.sh)"
 "$bin" || fail "special_insert selftest failed"

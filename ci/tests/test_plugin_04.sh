@@ -6,20 +6,20 @@
 # ..."); size errors are only known when tcmu-runner opens the device:
 # targetcli then reports the failed creation and tcmu-runner's log has the
 # plugin's message.
-. "$(dirname "$0")/test_common.sh"
+. "$(dirname "$0")/lib.sh"
 need targetcli losetup sha1sum
-d=$ZC_TMP
-bs=/backstores/user:$ZC_HANDLER
+d=$T_TMP
+bs=/backstores/user:$LIO_HANDLER
 truncate -s 16M "$d/good"
 echo "data that must survive" | dd of="$d/good" conv=notrunc status=none
 mkdir "$d/ro"
 mount -t tmpfs -o size=4M tmpfs "$d/ro" || fail "mount tmpfs"
-zc_cleanup_push "umount $d/ro"
+cleanup_push "umount $d/ro"
 truncate -s 1M "$d/ro/file"
 mount -o remount,ro "$d/ro" || fail "remount read-only"
 truncate -s 8M "$d/small.img"
 loopdev=$(losetup -f --show "$d/small.img") || skip "no loop device"
-zc_cleanup_push "losetup -d $loopdev"
+cleanup_push "losetup -d $loopdev"
 
 fingerprint() { # files...
 	local f
@@ -55,18 +55,18 @@ for i in "${!cases[@]}"; do
 	cmds+=("$bs create name=bad$i size=$size cfgstring=$cfg")
 done
 before=$(fingerprint "$d/good" "$d/ro/file" "$loopdev" "$d/missing")
-lines0=$(wc -l < "$ZC_RUNNER_TCMU_LOG" 2>/dev/null || echo 0)
+lines0=$(wc -l < "$STACK_TCMU_LOG" 2>/dev/null || echo 0)
 # targetcli's own words, whatever its exit status; whether a backstore
 # exists afterwards is what counts.
 out=$(printf '%s\n' "set global auto_save_on_exit=false" "${cmds[@]}" exit |
 	HOME=/root targetcli 2>&1)
-runlog=$(tail -n +$((lines0 + 1)) "$ZC_RUNNER_TCMU_LOG")
+runlog=$(tail -n +$((lines0 + 1)) "$STACK_TCMU_LOG")
 after=$(fingerprint "$d/good" "$d/ro/file" "$loopdev" "$d/missing")
 bad=0
 for i in "${!cases[@]}"; do
 	IFS='|' read -r size cfg want where <<<"${cases[i]}"
-	if [ -n "$(ls -d "$CFS"/core/user_*/"bad$i" 2>/dev/null)" ]; then
-		zc_targetcli "$bs delete bad$i"
+	if [ -n "$(ls -d "$LIO_CFS"/core/user_*/"bad$i" 2>/dev/null)" ]; then
+		lio_targetcli "$bs delete bad$i"
 		log "accepted: size=$size cfgstring=$cfg"
 		bad=1
 	elif [ "$where" = targetcli ]; then
@@ -78,7 +78,7 @@ for i in "${!cases[@]}"; do
 		fi
 	else
 		if grep -qF -- "$want" <<<"$runlog"; then
-			log "refused size=$size '$cfg'; runner log: $(grep -F -- "$want" <<<"$runlog" | head -n 1 | sed 's/.*zcfile: //')"
+			log "refused size=$size '$cfg'; runner log: $(grep -F -- "$want" <<<"$runlog" | head -n 1 | sed 's/^.* zcfile\/[^:]*: //')"
 		else
 			log "tcmu-runner's log does not say '$want' for size=$size '$cfg'"
 			bad=1
@@ -96,8 +96,8 @@ fi
 
 # The same file is accepted with a good config (the refusals were not a
 # broken setup).
-zc_targetcli "$bs create name=good size=16M cfgstring=$d/good;engine=threads;depth=4" ||
+lio_targetcli "$bs create name=good size=16M cfgstring=$d/good;engine=threads;depth=4" ||
 	fail "a good config was refused"
-zc_cleanup_push "zc_targetcli '$bs delete good'"
-[ -n "$(ls -d "$CFS"/core/user_*/good 2>/dev/null)" ] || fail "good backstore not in configfs"
+cleanup_push "lio_targetcli '$bs delete good'"
+[ -n "$(ls -d "$LIO_CFS"/core/user_*/good 2>/dev/null)" ] || fail "good backstore not in configfs"
 log "good config accepted"

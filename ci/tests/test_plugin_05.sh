@@ -5,9 +5,9 @@
 # file truncated behind the daemon's back (zero-filled, no error), and a
 # full file system (ENOSPC) returning DATA PROTECT / SPACE ALLOCATION
 # FAILED WRITE PROTECT sense rather than an endless retry.
-. "$(dirname "$0")/test_common.sh"
+. "$(dirname "$0")/lib.sh"
 need targetcli sg_raw sg_write_same sg_sync blkdiscard
-d=$ZC_TMP
+d=$T_TMP
 MiB=$((1024 * 1024))
 
 # Compare LEN bytes of the disk at OFF with a file region: same DISK OFF LEN FILE [FOFF]
@@ -22,8 +22,8 @@ same() {
 }
 
 truncate -s 32M "$d/backing"
-zc_lun_create p05 32M user "$d/backing" || fail "LUN creation"
-disk=$ZC_DISK
+lio_lun_create p05 32M user "$d/backing" || fail "LUN creation"
+disk=$LIO_DISK
 head -c $((8 * MiB)) /dev/urandom > "$d/data"
 dd if="$d/data" of="$disk" bs=1M oflag=direct status=none || fail "write"
 same "$disk" 0 $((8 * MiB)) "$d/data" || fail "data did not read back"
@@ -42,7 +42,8 @@ log "UNMAP: zeroes read back, backing file $blocks0 -> $blocks1 blocks"
 
 # WRITE SAME(16) of a pattern block over 256 KiB at LBA 8192 (4 MiB).
 head -c 512 /dev/urandom > "$d/pat"
-for i in $(seq 512); do cat "$d/pat"; done > "$d/pat256k"
+cp "$d/pat" "$d/pat256k"
+for i in $(seq 9); do cat "$d/pat256k" "$d/pat256k" > "$d/pat2" && mv "$d/pat2" "$d/pat256k"; done
 sg_write_same --16 --lba=8192 --num=512 --in="$d/pat" "$disk" || fail "WRITE SAME"
 same "$disk" $((4 * MiB)) $((256 * 1024)) "$d/pat256k" || fail "WRITE SAME pattern not on disk"
 same "$disk" $((4 * MiB + 256 * 1024)) $MiB "$d/data" $((4 * MiB + 256 * 1024)) ||
@@ -70,15 +71,15 @@ truncate -s $((6 * MiB + 1000)) "$d/backing"
 same "$disk" 0 $((6 * MiB + 1000)) "$d/backing" || fail "data before EOF changed"
 same "$disk" $((6 * MiB + 1000)) $((2 * MiB - 1000)) "$d/zero2m" || fail "read past EOF not zero-filled"
 log "read past the end of the backing file: zero-filled"
-zc_lun_delete || fail "LUN deletion"
+lio_lun_delete || fail "LUN deletion"
 
 # ENOSPC: a 4 MiB file system under a 16 MiB LUN.
 mkdir "$d/small"
 mount -t tmpfs -o size=4M tmpfs "$d/small" || fail "mount tmpfs"
-zc_cleanup_push "umount $d/small"
+cleanup_push "umount $d/small"
 truncate -s 16M "$d/small/backing"
-zc_lun_create p05s 16M user "$d/small/backing" || fail "LUN creation (small)"
-disk=$ZC_DISK
+lio_lun_create p05s 16M user "$d/small/backing" || fail "LUN creation (small)"
+disk=$LIO_DISK
 dd if=/dev/urandom of="$d/small/filler" bs=1M count=4 status=none 2>/dev/null
 head -c 4096 /dev/urandom > "$d/blk"
 out=$(sg_raw -v -s 4096 -i "$d/blk" "$disk" 2a 00 00 00 40 00 00 00 08 00 2>&1)

@@ -10,29 +10,28 @@
 # A cmd_id the kernel never issued is test_zc_03's.
 # ZC05_COPY=1 runs the same without zero copy (on the unpatched kernel it
 # shows the stock behaviour; there the test fails).
-. "$(dirname "$0")/test_common.sh"
-. "$ZC_TOP/ci/guest/stack.sh"
+. "$(dirname "$0")/lib.sh"
 need fio targetcli dd
-[ -e "$ZC_TOP/build/handlers/handler_zctest.so" ] || skip "handler_zctest.so not built"
-d=$ZC_TMP
+[ -e "$REPO_TOP/build/handlers/handler_zctest.so" ] || skip "handler_zctest.so not built"
+d=$T_TMP
 extra="hw_max_sectors=2048"
 [ -n "${ZC05_COPY:-}" ] || extra="$extra control=zero_copy=1"
 head -c 1M /dev/urandom > "$d/pattern"
 
 for mode in badpad badlen; do
-	ZC_HANDLER=zctest
+	LIO_HANDLER=zctest
 	truncate -s 16M "$d/$mode"
-	ZC_PRE_ATTRS="cmd_time_out=3" zc_lun_create "zc05$mode" 16M user "$mode@$d/$mode" \
+	LIO_PRE_ATTRS="cmd_time_out=3" lio_lun_create "zc05$mode" 16M user "$mode@$d/$mode" \
 		"$extra" || fail "$mode: LUN creation"
 	# cleanups run last-in first-out: a live tcmu-runner before the LUN goes
-	zc_cleanup_push "stack_alive || stack_start_runner"
+	cleanup_push "stack_alive || stack_start_runner"
 	if [ -z "${ZC05_COPY:-}" ]; then
-		zc_has_zero_copy "zc05$mode" || skip "this kernel has no TCMU zero copy"
+		tcmu_has_zero_copy "zc05$mode" || skip "this kernel has no TCMU zero copy"
 	fi
 	n0=$(dmesg | wc -l)
 	# one 1 MiB WRITE: the only command in the ring when the daemon
 	# corrupts it
-	timeout 120 dd if="$d/pattern" of="$ZC_DISK" bs=1M count=1 oflag=direct \
+	timeout 120 dd if="$d/pattern" of="$LIO_DISK" bs=1M count=1 oflag=direct \
 		status=none 2>/dev/null &
 	ddpid=$!
 	msg=
@@ -47,7 +46,7 @@ for mode in badpad badlen; do
 		log "$mode: dd failed as expected ($?)"
 	dmesg | tail -n +$((n0 + 1)) | grep -q "WARNING:" && fail "$mode: WARN in the log"
 	if [ -z "${ZC05_COPY:-}" ]; then
-		b=$(zc_zc_stat "zc05$mode" bounces) z=$(zc_zc_stat "zc05$mode" zc_cmds)
+		b=$(tcmu_zc_stat "zc05$mode" bounces) z=$(tcmu_zc_stat "zc05$mode" zc_cmds)
 		log "$mode: zc_cmds=$z bounces=$b"
 		[ "$z" -ge 1 ] || fail "$mode: the WRITE was not zero-copied"
 		[ "$b" -ge 1 ] || fail "$mode: the timed-out WRITE was not bounced"
@@ -59,14 +58,14 @@ for mode in badpad badlen; do
 	pkill -KILL -x tcmu-runner
 	for i in $(seq 1 50); do stack_alive || break; sleep 0.1; done
 	stack_start_runner || fail "tcmu-runner did not restart"
-	zc_lun_delete || fail "$mode: LUN removal after a broken ring"
+	lio_lun_delete || fail "$mode: LUN removal after a broken ring"
 done
 
 # the stack is healthy afterwards: write+verify on a fresh zero-copy LUN
-ZC_HANDLER=zcfile
+LIO_HANDLER=zcfile
 truncate -s 64M "$d/after"
-zc_lun_create zc05ok 64M user "$d/after" "$extra" || fail "LUN creation after the bad rings"
-zc_fio --name=after --filename="$ZC_DISK" --rw=write --bs=1M --size=32M --iodepth=4 \
+lio_lun_create zc05ok 64M user "$d/after" "$extra" || fail "LUN creation after the bad rings"
+fio_run --name=after --filename="$LIO_DISK" --rw=write --bs=1M --size=32M --iodepth=4 \
 	--verify=crc32c --do_verify=1 --verify_fatal=1 || fail "write+verify after the bad rings"
 log "write+verify on a fresh LUN ok"
-zc_lun_delete || fail "LUN removal"
+lio_lun_delete || fail "LUN removal"

@@ -9,22 +9,22 @@
 #    commands (ABORT_TASK through tcm_loop), while some of them are mapped
 #    into the stopped daemon and others wait on the qfull queue;
 #  - data verified while it runs and afterwards, no kernel report.
-. "$(dirname "$0")/test_common.sh"
+. "$(dirname "$0")/lib.sh"
 need fio targetcli
-d=$ZC_TMP
+d=$T_TMP
 truncate -s 64M "$d/backing"
-ZC_PRE_ATTRS="cmd_time_out=0" zc_lun_create zc06 64M user "$d/backing" \
+LIO_PRE_ATTRS="cmd_time_out=0" lio_lun_create zc06 64M user "$d/backing" \
 	"hw_max_sectors=2048 control=max_data_area_mb=1,zero_copy=1,zero_copy_window_mb=1" ||
 	fail "LUN creation"
-zc_has_zero_copy zc06 || skip "this kernel has no TCMU zero copy"
-zc_attr_set zc06 zero_copy_data_in 1
-disk=$ZC_DISK
-zc_cleanup_push "pkill -CONT -x tcmu-runner"
+tcmu_has_zero_copy zc06 || skip "this kernel has no TCMU zero copy"
+lio_attr_set zc06 zero_copy_data_in 1
+disk=$LIO_DISK
+cleanup_push "pkill -CONT -x tcmu-runner"
 
 # 1. window full and qfull
-zc_fio --name=full --filename="$disk" --rw=randrw --bs=1M --size=48M --iodepth=16 \
+fio_run --name=full --filename="$disk" --rw=randrw --bs=1M --size=24M --iodepth=16 \
 	--verify=crc32c --do_verify=1 --verify_fatal=1 || fail "write+verify with a full window"
-z=$(zc_zc_stat zc06 zc_cmds) w=$(zc_zc_stat zc06 copy_window_full)
+z=$(tcmu_zc_stat zc06 zc_cmds) w=$(tcmu_zc_stat zc06 copy_window_full)
 log "full window: zc_cmds=$z copy_window_full=$w"
 [ "$z" -gt 0 ] || fail "nothing was zero-copied"
 [ "$w" -gt 0 ] || fail "the window never filled up"
@@ -32,20 +32,20 @@ log "full window: zc_cmds=$z copy_window_full=$w"
 # 2. aborts while the daemon is stopped
 echo 3 > "/sys/block/${disk#/dev/}/device/timeout" || fail "cannot set the SCSI timeout"
 n0=$(dmesg | wc -l)
-f0=$(zc_zc_stat zc06 faults)
-zc_fio_background "$disk" 25 16
+f0=$(tcmu_zc_stat zc06 faults)
+fio_background "$disk" 25 16
 sleep 3
 pkill -STOP -x tcmu-runner || fail "no tcmu-runner to stop"
 sleep 12
 pkill -CONT -x tcmu-runner
-wait $ZC_BG_PID
+wait $FIO_BG_PID
 log "fio across the aborts exited $? (errors possible)"
 a=$(dmesg | tail -n +$((n0 + 1)) | grep -c "ABORT_TASK")
-log "ABORT_TASK lines: $a, faults during the run: $(( $(zc_zc_stat zc06 faults) - f0 ))"
+log "ABORT_TASK lines: $a, faults during the run: $(( $(tcmu_zc_stat zc06 faults) - f0 ))"
 [ "$a" -gt 0 ] || fail "the initiator never aborted a command"
 for i in $(seq 1 100); do [ -b "$disk" ] && break; sleep 0.1; done
 echo 30 > "/sys/block/${disk#/dev/}/device/timeout"
-zc_fio --name=after --filename="$disk" --rw=randwrite --bs=1M --size=32M --iodepth=8 \
+fio_run --name=after --filename="$disk" --rw=randwrite --bs=1M --size=32M --iodepth=8 \
 	--verify=crc32c --do_verify=1 --verify_fatal=1 || fail "write+verify after the aborts"
 log "write+verify after the aborts ok"
-zc_lun_delete || fail "LUN removal"
+lio_lun_delete || fail "LUN removal"

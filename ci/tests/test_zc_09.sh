@@ -12,10 +12,9 @@
 #     and series v3 unmapped their window range through the freed inode.
 # KASAN reports either use-after-free; expected: nothing reported, and
 # the LUN works with a new daemon.
-. "$(dirname "$0")/test_common.sh"
-. "$ZC_TOP/ci/guest/stack.sh"
+. "$(dirname "$0")/lib.sh"
 need fio targetcli unshare mknod
-d=$ZC_TMP
+d=$T_TMP
 param=/sys/module/target_core_user/parameters/global_max_data_area_mb
 
 # tcmu-runner in a mount namespace of its own, with /dev a tmpfs holding
@@ -32,7 +31,7 @@ runner_in_ns() { # BACKSTORE
 		mknod -m 600 "/dev/$1" c "${2%:*}" "${2#*:}" || exit 1
 		mknod -m 666 /dev/null c 1 3 && mknod -m 666 /dev/zero c 1 5 || exit 1
 		exec tcmu-runner --handler-path "$3" --tcmu-log-dir /var/log/tcmu' \
-		sh "$uio" "$dev" "$ZC_HANDLER_DIR" >>"$ZC_RUNNER_LOG" 2>&1 < /dev/null &
+		sh "$uio" "$dev" "$STACK_HANDLER_DIR" >>"$STACK_RUNNER_LOG" 2>&1 < /dev/null &
 	disown
 	for i in $(seq 1 300); do
 		pid=$(pgrep -x -n tcmu-runner) && grep -q "/dev/$uio" "/proc/$pid/maps" 2>/dev/null &&
@@ -49,50 +48,50 @@ kill_ns_runner() {
 	log "tcmu-runner $NS_PID killed; its namespace, tmpfs and uio node are gone"
 }
 
-zc_cleanup_push "stack_alive || stack_start_runner"
+cleanup_push "stack_alive || stack_start_runner"
 
 # 1. copy path (stock TCMU, any kernel): reclaim of a closed device's data area
 [ -w "$param" ] || fail "no writable $param"
 old=$(cat "$param")
 truncate -s 64M "$d/copy"
-zc_lun_create zc09b 64M user "$d/copy" || fail "LUN creation"
-disk=$ZC_DISK
-has_zc=; zc_has_zero_copy zc09b && has_zc=1
+lio_lun_create zc09b 64M user "$d/copy" || fail "LUN creation"
+disk=$LIO_DISK
+has_zc=; tcmu_has_zero_copy zc09b && has_zc=1
 runner_in_ns zc09b
-zc_fio --name=fill --filename="$disk" --rw=write --bs=256k --size=16M --iodepth=8 ||
+fio_run --name=fill --filename="$disk" --rw=write --bs=256k --size=16M --iodepth=8 ||
 	fail "I/O through the namespaced daemon"
 kill_ns_runner
 sleep 1
-zc_cleanup_push "echo $old > $param"
+cleanup_push "echo $old > $param"
 echo 1 > "$param" || fail "cannot lower global_max_data_area_mb"
 sleep 3	# the reclaim runs from the unmap work
 echo "$old" > "$param"
 log "global data block reclaim ran over the closed device"
 stack_start_runner || fail "tcmu-runner did not restart"
-zc_fio --name=copy --filename="$disk" --rw=randwrite --bs=64k --size=16M --iodepth=4 \
+fio_run --name=copy --filename="$disk" --rw=randwrite --bs=64k --size=16M --iodepth=4 \
 	--verify=crc32c --do_verify=1 --verify_fatal=1 || fail "write+verify with a new daemon"
-zc_lun_delete || fail "LUN removal"
+lio_lun_delete || fail "LUN removal"
 
 # 2. zero copy: commands in flight when the daemon dies time out later
 [ -n "$has_zc" ] || { log "SKIP: this kernel has no TCMU zero copy (part 2)"; exit 0; }
 truncate -s 64M "$d/zc"
-ZC_PRE_ATTRS="cmd_time_out=3" zc_lun_create zc09a 64M user "$d/zc" \
+LIO_PRE_ATTRS="cmd_time_out=3" lio_lun_create zc09a 64M user "$d/zc" \
 	"hw_max_sectors=2048 control=zero_copy=1" || fail "LUN creation"
-zc_has_zero_copy zc09a || skip "this kernel has no TCMU zero copy"
-disk=$ZC_DISK
+tcmu_has_zero_copy zc09a || skip "this kernel has no TCMU zero copy"
+disk=$LIO_DISK
 runner_in_ns zc09a
-zc_fio_background "$disk" 30 8
+fio_background "$disk" 30 8
 sleep 4
-inflight=$(zc_zc_stat zc09a zc_cmds)
+inflight=$(tcmu_zc_stat zc09a zc_cmds)
 kill_ns_runner
 log "zc_cmds so far: $inflight; waiting for the in-flight ones to time out"
 sleep 8
-kill "$ZC_BG_PID" 2>/dev/null; wait "$ZC_BG_PID" 2>/dev/null
-log "zero_copy_stats: bounces=$(zc_zc_stat zc09a bounces) bounce_failed=$(zc_zc_stat zc09a bounce_failed)"
-[ "$(zc_zc_stat zc09a bounces)" -ge 1 ] || fail "no zero-copied command timed out with the daemon gone"
+kill "$FIO_BG_PID" 2>/dev/null; wait "$FIO_BG_PID" 2>/dev/null
+log "zero_copy_stats: bounces=$(tcmu_zc_stat zc09a bounces) bounce_failed=$(tcmu_zc_stat zc09a bounce_failed)"
+[ "$(tcmu_zc_stat zc09a bounces)" -ge 1 ] || fail "no zero-copied command timed out with the daemon gone"
 stack_start_runner || fail "tcmu-runner did not restart"
-zc_fio --name=zc --filename="$disk" --rw=randwrite --bs=1M --size=16M --iodepth=4 \
+fio_run --name=zc --filename="$disk" --rw=randwrite --bs=1M --size=16M --iodepth=4 \
 	--verify=crc32c --do_verify=1 --verify_fatal=1 || fail "write+verify with a new daemon"
-zc_assert_window_empty zc09a "after the new daemon's I/O"
-zc_lun_delete || fail "LUN removal"
+t_assert_window_empty zc09a "after the new daemon's I/O"
+lio_lun_delete || fail "LUN removal"
 

@@ -702,7 +702,118 @@ static void test_engine(enum zcfile_engine_kind kind, int direct)
 	free(iovs);
 }
 
-int main(void)
+/* ---- the option table: cfg_desc, and README.md's table ---- */
+
+/* "| `SYNTAX` | HELP |" as README.md writes a row ('|' in SYNTAX as '\|'). */
+static void readme_row(char *buf, size_t size, const struct zcfile_option *o)
+{
+	size_t n = 0;
+	const char *c;
+
+	n += snprintf(buf + n, size - n, "| `");
+	for (c = o->syntax; *c && n + 3 < size; c++) {
+		if (*c == '|')
+			buf[n++] = '\\';
+		buf[n++] = *c;
+	}
+	snprintf(buf + n, size - n, "` | %s |", o->help);
+}
+
+static void test_options(const char *readme)
+{
+	char line[1024], want[1024], *desc = zcfile_cfg_desc();
+	size_t i, all = 1, nrows = 0;
+	const char *c;
+	int in_table = 0, seen[64] = { 0 };
+	FILE *fp;
+
+	for (i = 0; i < zcfile_n_options; i++)
+		all = all && desc && strstr(desc, zcfile_options[i].syntax) &&
+		      strstr(desc, zcfile_options[i].help);
+	printf("# cfg_desc:\n");
+	for (c = desc; c && *c; c += strcspn(c, "\n") + !!c[strcspn(c, "\n")])
+		printf("#   %.*s\n", (int)strcspn(c, "\n"), c);
+	ok(all, "options: cfg_desc names every option with its help");
+	free(desc);
+
+	if (!readme) {
+		skip("options: README.md's table", "no README path given");
+		return;
+	}
+	fp = fopen(readme, "r");
+	if (!fp) {
+		ok(0, "options: README.md's table (%s: %s)", readme, strerror(errno));
+		return;
+	}
+	/* The table under the header row "| option | meaning |". */
+	while (fgets(line, sizeof(line), fp)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (!strcmp(line, "| option | meaning |")) {
+			in_table = 1;
+			continue;
+		}
+		if (!in_table || !strncmp(line, "|--", 3))
+			continue;
+		if (line[0] != '|')
+			break;
+		for (i = 0; i < zcfile_n_options; i++) {
+			readme_row(want, sizeof(want), &zcfile_options[i]);
+			if (!strcmp(line, want) && i < 64) {
+				seen[i]++;
+				break;
+			}
+		}
+		if (i == zcfile_n_options)
+			printf("# README.md row not in the option table: %s\n", line);
+		nrows++;
+	}
+	fclose(fp);
+	for (i = 0; i < zcfile_n_options; i++) {
+		readme_row(want, sizeof(want), &zcfile_options[i]);
+		ok(seen[i] == 1, "options: README.md documents %s as the parser knows it", zcfile_options[i].name);
+		if (seen[i] != 1)
+			printf("# want, in README.md's option table:\n# %s\n", want);
+	}
+	ok(nrows == zcfile_n_options, "options: README.md's table has no other rows (%zu, want %zu)",
+	   nrows, zcfile_n_options);
+}
+
+/* ---- resize (reconfig) ---- */
+
+static void test_resize(void)
+{
+	struct zcfile_file f;
+	char p[256], *err = NULL;
+	struct stat sb;
+	int fd, r;
+
+	snprintf(p, sizeof(p), "%s/resize", dir);
+	fd = open(p, O_CREAT | O_RDWR, 0600);
+	r = fd >= 0 && ftruncate(fd, 1 << 20) == 0 && pwrite(fd, "keep", 4, 4096) == 4;
+	if (fd >= 0)
+		close(fd);
+	if (!r || zcfile_file_open(&f, p, 0) < 0) {
+		ok(0, "resize: test file");
+		return;
+	}
+	r = zcfile_file_resize(&f, 4 << 20, 512, p, &err);
+	ok(r == 0 && stat(p, &sb) == 0 && sb.st_size == 4 << 20, "resize: 1 MiB file grown to a 4 MiB LUN");
+	r = zcfile_file_resize(&f, 2 << 20, 512, p, &err);
+	ok(r == 0 && stat(p, &sb) == 0 && sb.st_size == 4 << 20, "resize: a smaller LUN leaves the file whole");
+	r = zcfile_file_resize(&f, (8 << 20) + 100, 512, p, &err);
+	printf("# %s\n", err ? err : "(accepted)");
+	ok(r < 0 && err && strstr(err, "not a multiple") && stat(p, &sb) == 0 && sb.st_size == 4 << 20,
+	   "resize: a size not in blocks refused, file unchanged");
+	free(err);
+	fd = open(p, O_RDONLY);
+	r = fd >= 0 && pread(fd, p, 4, 4096) == 4 && !memcmp(p, "keep", 4);
+	if (fd >= 0)
+		close(fd);
+	ok(r, "resize: data kept");
+	zcfile_file_close(&f);
+}
+
+int main(int argc, char **argv)
 {
 	char cmd[300];
 
@@ -711,6 +822,8 @@ int main(void)
 		perror("mkdtemp");
 		return 1;
 	}
+	test_options(argc > 1 ? argv[1] : NULL);
+	test_resize();
 	test_config();
 	test_sync_io();
 	test_direct();
@@ -728,5 +841,6 @@ int main(void)
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", dir);
 	printf("1..%d\n", n_test);
+	printf("# %d passed, %d failed\n", n_test - n_fail, n_fail);
 	return n_fail ? 1 : 0;
 }

@@ -5,7 +5,7 @@
 # as the ublk peer of TCMU (loop target on a tmpfs file, with and without
 # zero copy).
 #
-#   ci/build-ublk.sh [VARIANT]     VARIANT: patched (default) | base
+#   ci/bench/build-ublk.sh [VARIANT]     VARIANT: patched (default) | base
 #
 # Prints the binary's path on stdout. Exit 1, with the reason on stderr,
 # when it cannot be built.
@@ -20,7 +20,7 @@
 #   when liburing.h does not. Only kublk's --batch mode calls them.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-top=$(dirname "$here")
+top=$(cd "$here/../.." && pwd)
 B=${BUILD:-$top/build}
 variant=${1:-patched}
 die() { echo "build-ublk: error: $*" >&2; exit 1; }

@@ -1,9 +1,15 @@
 #!/bin/bash
 # Configure and build a guest kernel.
 #
-#   ci/build-kernel.sh VARIANT FLAVOR
-#     VARIANT  base | patched   (source: build/worktree/VARIANT, see kernel-tree.sh)
+#   ci/kernel/build-kernel.sh VARIANT FLAVOR
+#     VARIANT  base | patched   (source: build/worktree/VARIANT, see kernel-tree.sh),
+#              or any other name with DEV_TREE=<kernel tree>: that tree, as it
+#              is (a development branch of the series), with the series' options
 #     FLAVOR   plain | debug    (debug adds kernel-config/debug.config)
+#
+# Environment: JOBS (make -j, default: the number of CPUs), EXTRA_CONFIG
+# (more fragment files, space-separated), CCACHE_DIR (default ~/.cache/ccache),
+# BUILD (default build/).
 #
 # Config: tinyconfig + kernel/configs/kvm_guest.config + kernel-config/*.config
 # (guest, target, and debug for FLAVOR=debug). Every option a fragment asks
@@ -14,18 +20,16 @@
 # Prints the bzImage path on stdout.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-top=$(dirname "$here")
+top=$(cd "$here/../.." && pwd)
 B=${BUILD:-$top/build}
 variant=${1:?usage: build-kernel.sh base|patched plain|debug}
 flavor=${2:?usage: build-kernel.sh base|patched plain|debug}
 die() { echo "build-kernel: error: $*" >&2; exit 1; }
 say() { echo "build-kernel: $*" >&2; }
 
-# SRC=<kernel tree> builds that tree instead, into build/kbuild/VARIANT-FLAVOR
-# with the series' options (for a development branch of the series).
 case $variant in
-base|patched) [ -z "${SRC:-}" ] || die "SRC= takes a variant name other than base/patched" ;;
-*) [ -n "${SRC:-}" ] || die "unknown variant '$variant' (base, patched, or a name with SRC=<tree>)";;
+base|patched) [ -z "${DEV_TREE:-}" ] || die "DEV_TREE= takes a variant name other than base/patched" ;;
+*) [ -n "${DEV_TREE:-}" ] || die "unknown variant '$variant' (base, patched, or a name with DEV_TREE=<tree>)";;
 esac
 frags=("$top/kernel-config/guest.config" "$top/kernel-config/target.config")
 case $flavor in
@@ -35,9 +39,9 @@ debug) frags+=("$top/kernel-config/debug.config") ;;
 esac
 [ -z "${EXTRA_CONFIG:-}" ] || frags+=($EXTRA_CONFIG)
 
-src=${SRC:-$B/worktree/$variant}
-[ -e "$src/.git" ] || die "$src missing: run ci/kernel-tree.sh first"
-[ -z "${SRC:-}" ] || frags+=("$top/kernel-config/series.config")
+src=${DEV_TREE:-$B/worktree/$variant}
+[ -e "$src/.git" ] || die "$src missing: run ci/kernel/kernel-tree.sh (make tree) first"
+[ -z "${DEV_TREE:-}" ] || frags+=("$top/kernel-config/series.config")
 tree=$(git -C "$src" rev-parse HEAD^{tree})
 obj=$B/kbuild/$variant-$flavor
 mkdir -p "$B/kbuild"

@@ -6,7 +6,7 @@
 #   ci/build-selftests.sh base|patched
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-top=$(dirname "$here")
+top=$(cd "$here/../.." && pwd)
 B=${BUILD:-$top/build}
 variant=${1:?usage: build-selftests.sh base|patched}
 src=$B/worktree/$variant

@@ -4,7 +4,7 @@
 # Prints the tree's path. Nothing of it is committed.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-top=$(dirname "$here")
+top=$(cd "$here/../.." && pwd)
 dest=${BUILD:-$top/build}/src/tcmu
 die() { echo "tcmu-src: error: $*" >&2; exit 1; }
 

@@ -2,25 +2,30 @@
 # Prepare the kernel source trees:
 #   build/worktree/base     the unpatched base (the control)
 #   build/worktree/patched  the base with patches/ applied by `git am` in
-#                           `series` order, on branch $ZC_BRANCH
+#                           `series` order, on branch $APPLIED_BRANCH
+#                           (default tcmu-zc-applied)
 #
-# Without KERNEL_SRC the base is Linux $KVER from Debian's `linux` source
-# package (the upstream orig tarball, without Debian's patches), turned into
-# a git repository with one base commit under build/linux.git.
+# Without KERNEL_SRC the base is the upstream orig tarball (without Debian's
+# patches) of Debian's `linux` source package version KDEB (default: the
+# one the series targets), turned into a git repository with one base
+# commit under build/linux.git. The versions the archive serves are looked
+# up first; when KDEB is not among them the script stops and names the
+# choices (another served version, KERNEL_SRC=, APT_MIRROR=).
 # With KERNEL_SRC=<git tree> the base is that tree's HEAD; the series is
 # applied on a new branch of that tree (in a worktree under build/, so the
 # tree's own checkout is not touched).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-top=$(dirname "$here")
+top=$(cd "$here/../.." && pwd)
 B=${BUILD:-$top/build}
 mkdir -p "$B"
 # One tree update at a time (make check, make bench and make demo may overlap).
 exec 9>"$B/.kernel-tree.lock"
 flock 9
-KVER=${KVER:-7.2.8}
-KDEB=${KDEB:-7.2.8-1}
-ZC_BRANCH=${ZC_BRANCH:-tcmu-zc}
+SERIES_KDEB=7.2.8-1		# the base the series is made for
+KDEB=${KDEB:-$SERIES_KDEB}	# Debian's version of the linux source package
+KVER=${KDEB%-*}			# its upstream version (the orig tarball's)
+APPLIED_BRANCH=${APPLIED_BRANCH:-tcmu-zc-applied}
 
 die() { echo "kernel-tree: error: $*" >&2; exit 1; }
 say() { echo "kernel-tree: $*" >&2; }
@@ -33,9 +38,10 @@ own_repo() {
 	mkdir -p "$src"
 	local orig=$src/linux_$KVER.orig.tar.xz
 	if [ ! -s "$orig" ]; then
+		check_served
 		say "fetching Debian source package linux=$KDEB"
 		(cd "$src" && "$here/apt-private.sh" source --download-only "linux=$KDEB" >&2) ||
-			die "could not download linux=$KDEB from Debian's archive"
+			die "could not download linux=$KDEB from ${APT_MIRROR:-the Debian archive}"
 	fi
 	[ -s "$orig" ] || die "$orig missing after download"
 	say "unpacking $(basename "$orig")"
@@ -61,6 +67,23 @@ own_repo() {
 	)
 	mv "$repo.tmp" "$repo"
 	echo "$repo"
+}
+
+# Stop, naming the choices, when the archive no longer serves linux=KDEB.
+check_served() {
+	local served
+	served=$("$here/apt-private.sh" apt-cache madison linux 2>/dev/null |
+		awk -F'|' '/Sources/ { gsub(/ /, "", $2); print $2 }' | sort -uV)
+	grep -qxF -- "$KDEB" <<<"$served" && return 0
+	{
+		echo "kernel-tree: error: the package archive (${APT_MIRROR:-the Debian archive}) does not serve linux=$KDEB$([ "$KDEB" != "$SERIES_KDEB" ] || echo ', the base the series is made for')."
+		echo "  It serves: $(echo $served)"
+		echo "  Choices:"
+		echo "  - another served version: KDEB=<version> (the series may not apply to it)"
+		echo "  - your own Linux $KVER git tree: KERNEL_SRC=<tree>"
+		echo "  - a mirror or snapshot of the archive that still has it: APT_MIRROR=<url>"
+	} >&2
+	exit 1
 }
 
 check_kernel_src() {
@@ -119,21 +142,21 @@ else
 		git -C "$wt/base" checkout -q --detach "$base"
 fi
 
-# The patched worktree: $ZC_BRANCH = base + series.
+# The patched worktree: $APPLIED_BRANCH = base + series.
 mapfile -t plist < <(grep -v '^[[:space:]]*\(#\|$\)' "$top/series" 2>/dev/null | awk '{print $1}')
 for p in "${plist[@]}"; do
 	[ -f "$top/patches/$p" ] || die "series names $p, which is not in patches/"
 done
-stamp=$( (echo "$base"; for p in "${plist[@]}"; do sha256sum "$top/patches/$p"; done) | sha256sum | cut -c1-16)
+stamp=$( (echo "$base $APPLIED_BRANCH"; for p in "${plist[@]}"; do sha256sum "$top/patches/$p"; done) | sha256sum | cut -c1-16)
 if [ ! -e "$wt/patched/.git" ]; then
 	rm -rf "$wt/patched"
-	git -C "$repo" worktree add -q -B "$ZC_BRANCH" "$wt/patched" "$base"
+	git -C "$repo" worktree add -q -B "$APPLIED_BRANCH" "$wt/patched" "$base"
 	rm -f "$wt/.patched-stamp"
 fi
 if [ "$(cat "$wt/.patched-stamp" 2>/dev/null)" != "$stamp" ]; then
 	cd "$wt/patched"
 	git am --abort >/dev/null 2>&1 || true
-	git checkout -q -B "$ZC_BRANCH" "$base"
+	git checkout -q -B "$APPLIED_BRANCH" "$base"
 	git config user.name >/dev/null || git config user.name "tcmu-zc harness"
 	git config user.email >/dev/null || git config user.email "tcmu-zc@localhost"
 	for p in "${plist[@]}"; do
@@ -144,7 +167,7 @@ if [ "$(cat "$wt/.patched-stamp" 2>/dev/null)" != "$stamp" ]; then
 		fi
 	done
 	echo "$stamp" > "$wt/.patched-stamp"
-	say "applied ${#plist[@]} patch(es) on branch $ZC_BRANCH"
+	say "applied ${#plist[@]} patch(es) on branch $APPLIED_BRANCH"
 fi
 say "base:    $wt/base ($(git -C "$wt/base" log -1 --format='%h %s'))"
 say "patched: $wt/patched ($(git -C "$wt/patched" log -1 --format='%h %s'))"

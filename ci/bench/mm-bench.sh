@@ -4,7 +4,7 @@
 # memcpy() of the N pages, N = 1..256, in the guest. See
 # docs/special-insert-bench.md.
 #
-#   ci/mm-bench.sh [-f plain|debug] [-u] [-n] [-p] [-- BENCH_ARGS...]
+#   ci/bench/mm-bench.sh [-f plain|debug] [-u] [-n] [-p] [-- BENCH_ARGS...]
 #     -f FLAVOR  kernel flavor (default plain; debug: KASAN/lockdep/DEBUG_VM,
 #                a short run, for splats only: its times mean nothing)
 #     -u         write the result into docs/special-insert-bench.md (between
@@ -16,7 +16,7 @@
 #                -w warm-up samples, -k: lend alloc_page() pages)
 #
 # Environment: by default the patched tree (the benchmark is patch 0005) and
-# its kernel build/kbuild/patched-FLAVOR. SRC (another kernel tree with the
+# its kernel build/kbuild/patched-FLAVOR. DEV_TREE (another kernel tree with the
 # series) and VARIANT (object dir name, default mmbench) build elsewhere.
 #
 # One boot runs the kselftest mm/special_insert (it must pass) and then
@@ -27,10 +27,10 @@
 # Exit status: vm-run.sh's (253: a kernel splat; see console.log).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-top=$(dirname "$here")
+top=$(cd "$here/../.." && pwd)
 B=${BUILD:-$top/build}
 
-# In the guest: ci/mm-bench.sh --guest OUTDIR BINDIR [BENCH_ARGS...]
+# In the guest: ci/bench/mm-bench.sh --guest OUTDIR BINDIR [BENCH_ARGS...]
 if [ "${1:-}" = --guest ]; then
 	out=$2 bin=$3
 	shift 3
@@ -67,17 +67,17 @@ esac
 
 # The benchmark is patch 0005 of the series: by default use the patched tree
 # and its object dir (no extra kernel build).
-if [ -z "${SRC:-}" ] && [ -z "${VARIANT:-}" ]; then
-	"$here/kernel-tree.sh" >/dev/null
+if [ -z "${DEV_TREE:-}" ] && [ -z "${VARIANT:-}" ]; then
+	"$top/ci/kernel/kernel-tree.sh" >/dev/null
 	src=$B/worktree/patched variant=patched
 else
-	src=${SRC:-$B/mmbench} variant=${VARIANT:-mmbench}
+	src=${DEV_TREE:-$B/mmbench} variant=${VARIANT:-mmbench}
 fi
 out=$B/mmbench-out/run-$flavor
 bin=$B/mmbench-out/bin
 st=$src/tools/testing/selftests
 [ -f "$st/mm/special_insert_bench.c" ] ||
-	{ echo "mm-bench: $st/mm/special_insert_bench.c missing (SRC=$src)" >&2; exit 125; }
+	{ echo "mm-bench: $st/mm/special_insert_bench.c missing (DEV_TREE=$src)" >&2; exit 125; }
 
 publish() {
 	local doc=$top/docs/special-insert-bench.md tmp
@@ -107,14 +107,14 @@ fi
 
 if [ $build -eq 1 ]; then
 	if [ "$variant" = patched ]; then
-		kernel=$("$here/build-kernel.sh" patched "$flavor")
+		kernel=$("$top/ci/kernel/build-kernel.sh" patched "$flavor")
 	else
-		kernel=$(SRC=$src "$here/build-kernel.sh" "$variant" "$flavor")
+		kernel=$(DEV_TREE=$src "$top/ci/kernel/build-kernel.sh" "$variant" "$flavor")
 	fi
 else
 	kernel=$B/kbuild/$variant-$flavor/arch/x86/boot/bzImage
 fi
-# As ci/build-selftests.sh builds them.
+# As ci/kernel/build-selftests.sh builds them.
 mkdir -p "$bin" "$out"
 gcc -O2 -g -Wall -I "$st" -o "$bin/special_insert" "$st/mm/special_insert.c"
 gcc -O2 -g -Wall -I "$st" -o "$bin/special_insert_bench" "$st/mm/special_insert_bench.c"
@@ -125,7 +125,7 @@ echo "Run of $(date -u '+%Y-%m-%d %H:%M') UTC; host: $(nproc) CPUs, load average
 	"special_insert_bench ${bench_args[*]:-(default options)}." > "$out/about"
 "$bin/special_insert_bench" -c "${bench_args[@]}" > "$out/host-calib.md" 2>/dev/null
 rc=0
-"$here/vm-run.sh" -k "$kernel" -m 2G -t 3000 -o "$out" -l "$out/console.log" \
+"$top/ci/vm/vm-run.sh" -k "$kernel" -m 2G -t 3000 -o "$out" -l "$out/console.log" \
 	-- "$here/mm-bench.sh" --guest "$out" "$bin" "${bench_args[@]}" || rc=$?
 echo "mm-bench: vm-run status $rc; results in $out" >&2
 [ $rc -eq 0 ] || exit $rc

@@ -1,27 +1,30 @@
 #!/bin/bash
 # `make bench`, host side: one boot of a plain kernel runs the whole matrix
-# (ci/guest/bench.sh: TCMU copy and zero copy, LIO ramdisk and fileio, ublk
-# with and without zero copy; 4k..1M, sequential and random, iodepth 1 and
-# 16), then docs/performance.md and docs/performance.png are regenerated
-# from the results (ci/bench_report.py).
+# (ci/bench/guest-bench.sh: TCMU copy and zero copy, LIO ramdisk and fileio,
+# ublk with and without zero copy; 4k..1M, sequential and random, iodepth 1
+# and 16), then docs/performance.md and docs/performance.png are
+# regenerated from the results (ci/bench/report.py).
 #
-#   ci/bench.sh                  the patched plain kernel (ci/build-kernel.sh)
-#   KIMG=path/bzImage ci/bench.sh    another kernel image (a development
+#   ci/bench/bench.sh                  the patched plain kernel
+#   KIMG=path/bzImage ci/bench/bench.sh    another kernel image (a development
 #                                    kernel; its .config is read from its
 #                                    build directory when there is one)
 #
 # Results: build/vmout/bench.jsonl (one JSON line per run), console log
 # build/logs/bench.log. BENCH_SIZE, BENCH_RUNTIME, BENCH_RAMP, BENCH_BS,
-# BENCH_QD, BENCH_BACKENDS and BENCH_REPEAT reach the guest
-# (ci/guest/bench.sh); a matrix changed by them is marked so in the report. BENCH_DOCS=DIR writes
-# the report there instead of docs/. V=1 shows the whole guest console.
-# Exit status: the guest's (ci/vm-run.sh), or 1 when the report could not
+# BENCH_QD, BENCH_BACKENDS, BENCH_REPEAT and BENCH_RANDOM reach the guest
+# (ci/bench/guest-bench.sh); a matrix changed by them is marked so in the
+# report. BENCH_CPUS: guest CPUs (default 2; 1 takes cross-CPU TLB
+# shootdowns out). BENCH_DOCS=DIR writes the report there instead of
+# docs/. V=1 also streams the guest's kernel console.
+# Exit status: the guest's (ci/vm/vm-run.sh), or 1 when the report could not
 # be written.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-top=$(dirname "$here")
+top=$(cd "$here/../.." && pwd)
 B=${BUILD:-$top/build}
 cd "$top" || exit 1
+. ci/vm/lib.sh
 t0=$(date +%s)
 die() { echo "bench: error: $*" >&2; exit 1; }
 py=/usr/bin/python3 # Debian's, with python3-matplotlib (ci/deps.sh)
@@ -37,15 +40,15 @@ if [ -n "${KIMG:-}" ]; then
 	[ -f "$img" ] || die "KIMG=$KIMG: no such file"
 	override=true
 else
-	echo "bench: building the patched plain kernel (ci/build-kernel.sh patched plain)"
-	img=$(ci/build-kernel.sh patched plain) || die "kernel build failed"
+	echo "bench: building the patched plain kernel (ci/kernel/build-kernel.sh patched plain)"
+	img=$(ci/kernel/build-kernel.sh patched plain) || die "kernel build failed"
 	img=$(readlink -f "$img")
 fi
-kbuild=$(dirname "$(dirname "$(dirname "$(dirname "$img")")")")
+kbuild=$(vm_kbuild_of "$img")
 
 # The ublk peer.
 mkdir -p "$B/ublk"
-if kublk=$(ci/build-ublk.sh patched 2>"$B/ublk/why"); then
+if kublk=$(ci/bench/build-ublk.sh patched 2>"$B/ublk/why"); then
 	ublk_why=
 else
 	kublk=
@@ -56,7 +59,8 @@ fi
 # Pass the matrix tunables on.
 envs=(-e "BENCH_KUBLK=$kublk")
 reduced=
-for v in BENCH_SIZE BENCH_RUNTIME BENCH_RAMP BENCH_BS BENCH_QD BENCH_BACKENDS BENCH_REPEAT; do
+for v in BENCH_SIZE BENCH_RUNTIME BENCH_RAMP BENCH_BS BENCH_QD BENCH_BACKENDS BENCH_REPEAT \
+	BENCH_RANDOM BENCH_CPUS; do
 	[ -n "${!v:-}" ] || continue
 	envs+=(-e "$v=${!v}")
 	reduced+="${reduced:+, }$v=${!v}"
@@ -67,20 +71,12 @@ res=$B/vmout/bench.jsonl
 rm -f "$res"
 echo "bench: booting $img (one boot for the whole matrix; a progress line per run)"
 tb=$(date +%s)
-# The console carries the progress lines; V=1 shows all of it.
-filter=(grep --line-buffered -aE '^(bench:|# )')
-[ "${V:-0}" = 0 ] || filter=(cat)
-ci/vm-run.sh -k "$img" -m 3G -t 3600 -l "$B/logs/bench.log" "${envs[@]}" -- ci/guest/bench.sh "$res" |
-	"${filter[@]}"
-rc=${PIPESTATUS[0]}
+# The guest's stdout carries the progress lines (one per run).
+ci/vm/vm-run.sh -k "$img" -m 3G -c "${BENCH_CPUS:-2}" -t 3600 -l "$B/logs/bench.log" \
+	$([ "${V:-0}" = 0 ] || echo -v) "${envs[@]}" -- ci/bench/guest-bench.sh "$res"
+rc=$?
 guest_s=$(( $(date +%s) - tb ))
-case $rc in
-0) status_text="ok" ;;
-253) status_text="the kernel logged a warning, oops or BUG: see build/logs/bench.log" ;;
-254) status_text="the guest hung" ;;
-255) status_text="the guest died (kernel panic?)" ;;
-*) status_text="the guest's bench script failed" ;;
-esac
+status_text=$(vm_status_text "$rc")
 [ -s "$res" ] || die "no results from the guest (status $rc: $status_text; console: build/logs/bench.log)"
 
 # What the report says about the setup.
@@ -93,7 +89,7 @@ if [ -n "$src" ] && git -C "$src" rev-parse HEAD >/dev/null 2>&1; then
 	base=$(git -C "$src" rev-parse --verify -q base 2>/dev/null || git -C "$src" rev-parse --verify -q refs/tcmu-zc/base 2>/dev/null || true)
 	[ -z "$base" ] || series=$(git -C "$src" log --reverse --format='%h %s' "$base..HEAD")
 fi
-frags= # as ci/build-kernel.sh merges them; unknown for a KIMG
+frags= # as ci/kernel/build-kernel.sh merges them; unknown for a KIMG
 if [ "$override" = false ]; then
 	frags="kernel-config/guest.config kernel-config/target.config"
 	[ "$(git -C "$B/worktree/base" rev-parse "HEAD^{tree}" 2>/dev/null)" = \
@@ -150,7 +146,7 @@ json.dump({
 EOF
 
 mkdir -p "$docs"
-$py ci/bench_report.py --results "$res" --setup "$setup" \
+$py ci/bench/report.py --results "$res" --setup "$setup" \
 	--md "$docs/performance.md" --png "$docs/performance.png" || die "report failed"
 echo "bench: wrote ${docs#"$top"/}/performance.md and performance.png (guest status $rc: $status_text)"
 echo "bench: finished in $(( $(date +%s) - t0 ))s"

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Write docs/performance.md and docs/performance.png from a `make bench` run.
 
-  bench_report.py --results build/vmout/bench.jsonl --md docs/performance.md \\
+  report.py --results build/vmout/bench.jsonl --md docs/performance.md \\
       --png docs/performance.png [--setup setup.json]
+  report.py --results build/vmout/demo.jsonl --table     (make demo: text tables)
 
-RESULTS is what ci/guest/bench.sh wrote (a meta line, then one line per
-run). SETUP (written by ci/bench.sh) describes the host side: kernel image,
-its source and config, the ublk build, QEMU, host load, elapsed time.
+RESULTS is what ci/bench/guest-bench.sh wrote (a meta line, then one line
+per run). SETUP (written by ci/bench/bench.sh) describes the host side:
+kernel image, its source and config, the ublk build, QEMU, host load,
+elapsed time.
 """
 import argparse
 import datetime
@@ -14,6 +16,8 @@ import json
 import os
 import re
 import sys
+
+from bench_run import human
 
 BS_ORDER = ["4k", "64k", "256k", "1M"]
 BACKENDS = ["tcmu-copy", "tcmu-zc", "tcmu-zc-dflt", "ramdisk", "fileio", "ublk", "ublk-zc"]
@@ -73,6 +77,7 @@ class Results:
         self.qds = sorted({r["qd"] for r in runs})
         self.bss = sorted({r["bs"] for r in runs if not r["rw"].startswith("rand")}, key=bs_bytes)
         self.zc_min = meta["info"].get("tcmu_zero_copy_min_size_default")
+        self.random = any(r["rw"].startswith("rand") for r in runs)
 
     def get(self, b, rw, bs, qd):
         r = self.by.get((b, rw, bs, qd))
@@ -95,15 +100,6 @@ def fmt_ratio(x):
 
 def fmt(x, f="{:.1f}"):
     return f.format(x) if x is not None else "-"
-
-
-def human(n):
-    if n is None:
-        return "-"
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024.0
 
 
 def crossover(R, rw, qd):
@@ -227,8 +223,9 @@ def throughput_table(R, out):
         for rw in ("read", "write"):
             for bs in R.bss:
                 jobs.append((rw, bs, qd))
-        for rw in ("randread", "randwrite"):
-            jobs.append((rw, "4k", qd))
+        if R.random:
+            for rw in ("randread", "randwrite"):
+                jobs.append((rw, "4k", qd))
     for rw, bs, qd in jobs:
         cells = []
         for b in cols:
@@ -322,7 +319,7 @@ def setup_section(R, S, out):
     k = S.get("kernel", {})
     out.append(f"- Guest kernel: `{info.get('uname', '?')}`")
     out.append(f"  - image: `{k.get('image', '?')}`" + (" (KIMG override)" if k.get("override") else
-                                                         " (`ci/build-kernel.sh patched plain`)"))
+                                                         " (`ci/kernel/build-kernel.sh patched plain`)"))
     if k.get("source"):
         out.append(f"  - source: `{k['source']}` at `{k.get('head', '?')}`")
     if k.get("series"):
@@ -354,7 +351,7 @@ def setup_section(R, S, out):
                f"hw_max_sectors {info.get('fileio_hw_max_sectors', '?')}")
     u = S.get("ublk", {})
     if u.get("built"):
-        out.append(f"- ublk: kublk built from `{u.get('source', '?')}` by `ci/build-ublk.sh` "
+        out.append(f"- ublk: kublk built from `{u.get('source', '?')}` by `ci/bench/build-ublk.sh` "
                    f"with Debian's liburing-dev {u.get('liburing', '?')} (liburing before 2.4 "
                    "lacks io_uring_setup_buf_ring()/io_uring_free_buf_ring(), used only by "
                    "kublk's --batch mode: `ci/ublk-liburing-compat.h` supplies them); "
@@ -375,7 +372,7 @@ def method(R, S, out):
     m = R.meta
     out.append("## Method\n")
     out.append(f"""One boot of the guest runs the whole matrix (`ci/bench.sh` on the host,
-`ci/guest/bench.sh` in the guest, `ci/guest/bench_run.py` records each run).
+`ci/bench/guest-bench.sh` in the guest, `ci/bench/bench_run.py` records each run).
 All backends exist at once, each with its own {m['size']} store on tmpfs
 (the ramdisk in kernel memory), written whole once before the first run so
 that reads hit allocated pages. The SCSI backstores are served through
@@ -420,12 +417,27 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--results", required=True)
     ap.add_argument("--setup")
-    ap.add_argument("--md", required=True)
-    ap.add_argument("--png", required=True)
+    ap.add_argument("--md")
+    ap.add_argument("--png")
+    ap.add_argument("--table", action="store_true",
+                    help="print the throughput table and TCMU's counters, write nothing")
     a = ap.parse_args()
     meta, runs = load(a.results)
     S = json.load(open(a.setup)) if a.setup and os.path.exists(a.setup) else {}
     R = Results(meta, runs)
+    if a.table:
+        out = []
+        throughput_table(R, out)
+        for r in runs:
+            t = r.get("tcmu")
+            if t:
+                out.append(f"{r['backend']} {r['rw']} {r['bs']} qd{r['qd']}: TCMU zc_cmds "
+                           f"{t.get('zc_cmds', 0)}, zc_bytes {human(t.get('zc_bytes', 0))}, "
+                           f"copy_cmds {t.get('copy_cmds', 0)}, copy_bytes {human(t.get('copy_bytes', 0))}")
+        print("\n".join(out[1:]))
+        return
+    if not a.md or not a.png:
+        ap.error("--md and --png are required (or --table)")
     when = S.get("date") or datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     out = ["# Performance: TCMU zero copy vs copy vs in-kernel vs ublk", "",
            f"Generated by `make bench` on {when} (`{os.path.relpath(a.results)}`); "

@@ -1,4 +1,5 @@
 #!/bin/bash
+# `make bench-plugin`, in the guest (ci/vm/vm-run.sh -k IMG -- ci/bench/plugin-engines.sh).
 # Benchmark (never pass/fail on numbers; fails only if fio fails):
 # sequential fio throughput through zcfile LUNs, one boot, for each
 # backing engine (io_uring depth 16, 8 worker threads, and 1 worker thread
@@ -10,14 +11,24 @@
 # Method: tcm_loop LUN, 64 MiB backing file on tmpfs (page cache, so the
 # copy, not a disk, is what is measured), fio libaio O_DIRECT on the SCSI
 # disk, bs=256k, 4 s time_based per point after a 1 s ramp, reads of a
-# region written beforehand. Results go to the test output and to
-# build/vmout/plugin-bench-<kernel>.txt. Under QEMU TCG absolute numbers
+# region written beforehand. Results go to stdout and to
+# build/vmout/plugin-engines-<kernel>.txt (BENCH_OUT=FILE: elsewhere).
+# BENCH_RUNTIME: seconds per point (4). Under QEMU TCG absolute numbers
 # are meaningless; compare ratios within one run.
-. "$(dirname "$0")/test_common.sh"
-need fio targetcli
-d=$ZC_TMP
-RT=${ZC_BENCH_RUNTIME:-4}
-out=${ZC_BENCH_OUT:-$ZC_TOP/build/vmout/plugin-bench-$(uname -r).txt}
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../vm/lib.sh"
+. "$here/../vm/stack.sh"
+log() { echo "# $*"; }
+fail() { log "FAIL: $*"; exit 1; }
+for t in fio targetcli python3; do command -v $t >/dev/null || fail "$t not installed"; done
+trap cleanup_run EXIT
+d=$(mktemp -d /tmp/bench.XXXXXX) || fail "mktemp"
+cleanup_push "rm -rf '$d'"
+FIO_JSON=$d/fio.json
+stack_start || fail "tcmu-runner did not start"
+cleanup_push stack_stop
+RT=${BENCH_RUNTIME:-4}
+out=${BENCH_OUT:-$REPO_TOP/build/vmout/plugin-engines-$(uname -r).txt}
 touch "$out" 2>/dev/null || out=$d/bench.txt
 {
 	echo "# zcfile fio throughput, kernel $(uname -r), $(date -u +%FT%TZ)"
@@ -33,20 +44,20 @@ for cfg in "uring:16" "threads:8" "threads:1"; do
 	n=$((n + 1))
 	name=p06$n
 	truncate -s 64M "$d/backing$n"
-	zc_lun_create "$name" 64M user "$d/backing$n;engine=$engine;depth=$depth" \
+	lio_lun_create "$name" 64M user "$d/backing$n;engine=$engine;depth=$depth" \
 		"hw_max_sectors=2048 control=zero_copy=1" || fail "LUN creation ($cfg)"
-	disk=$ZC_DISK
-	if zc_has_zero_copy "$name"; then zc_modes="0 1 in"; fi
-	zc_fio --name=fill --filename="$disk" --rw=write --bs=1M --size=64M --iodepth=4 ||
+	disk=$LIO_DISK
+	if tcmu_has_zero_copy "$name"; then zc_modes="0 1 in"; fi
+	fio_run --name=fill --filename="$disk" --rw=write --bs=1M --size=64M --iodepth=4 ||
 		fail "fill"
 	for zc in $zc_modes; do
-		if zc_has_zero_copy "$name"; then
-			zc_attr_set "$name" zero_copy $([ "$zc" = 0 ] && echo 0 || echo 1)
-			zc_attr_set "$name" zero_copy_data_in $([ "$zc" = in ] && echo 1 || echo 0)
+		if tcmu_has_zero_copy "$name"; then
+			lio_attr_set "$name" zero_copy $([ "$zc" = 0 ] && echo 0 || echo 1)
+			lio_attr_set "$name" zero_copy_data_in $([ "$zc" = in ] && echo 1 || echo 0)
 		fi
 		for rw in write read; do
 			for qd in 1 16; do
-				bw=$(zc_fio_bw --name=b --filename="$disk" --rw=$rw --bs=256k --size=64M \
+				bw=$(fio_bw --name=b --filename="$disk" --rw=$rw --bs=256k --size=64M \
 					--iodepth=$qd --time_based=1 --runtime="$RT" --ramp_time=1) ||
 					fail "fio $engine $rw qd=$qd zc=$zc"
 				printf '%-10s %-6s %-6s %-5s %8s\n' "$engine/$depth" $rw $qd $zc "$bw" | tee -a "$out" |
@@ -54,7 +65,7 @@ for cfg in "uring:16" "threads:8" "threads:1"; do
 			done
 		done
 	done
-	zc_lun_delete || fail "LUN deletion"
+	lio_lun_delete || fail "LUN deletion"
 done
 [ "$zc_modes" = 0 ] && log "zero copy on: not measured, kernel $(uname -r) has no attrib/zero_copy"
 log "results in $out"

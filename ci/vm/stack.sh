@@ -1,10 +1,12 @@
 #!/bin/bash
 # The userspace half of the stack inside the guest (sourced): the system
-# D-Bus, and Debian's tcmu-runner loading handlers from ZC_HANDLER_DIR
-# (this project's plugin next to Debian's own handlers).
-ZC_TOP=${ZC_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-ZC_HANDLER_DIR=${ZC_HANDLER_DIR:-$ZC_TOP/build/handlers}
-ZC_RUNNER_LOG=${ZC_RUNNER_LOG:-/var/log/tcmu/runner.out}
+# D-Bus, and Debian's tcmu-runner loading handlers from STACK_HANDLER_DIR
+# (this project's plugin next to Debian's own handlers, ci/kernel/handlers.sh).
+# tcmu-runner's own log is STACK_TCMU_LOG, its stdout/stderr STACK_RUNNER_LOG.
+REPO_TOP=${REPO_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+STACK_HANDLER_DIR=${STACK_HANDLER_DIR:-$REPO_TOP/build/handlers}
+STACK_RUNNER_LOG=${STACK_RUNNER_LOG:-/var/log/tcmu/runner.out}
+STACK_TCMU_LOG=${STACK_TCMU_LOG:-/var/log/tcmu/tcmu-runner.log}
 
 _bus_has() {
 	dbus-send --system --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
@@ -20,18 +22,18 @@ stack_start_dbus() {
 
 stack_start_runner() {
 	local i
-	[ -e "$ZC_HANDLER_DIR/handler_zcfile.so" ] ||
-		{ echo "# no handler_zcfile.so in $ZC_HANDLER_DIR (make plugin)" >&2; return 1; }
-	mkdir -p "$(dirname "$ZC_RUNNER_LOG")"
-	setsid tcmu-runner --handler-path "$ZC_HANDLER_DIR" --tcmu-log-dir /var/log/tcmu \
-		>>"$ZC_RUNNER_LOG" 2>&1 < /dev/null &
+	[ -e "$STACK_HANDLER_DIR/handler_zcfile.so" ] ||
+		{ echo "# no handler_zcfile.so in $STACK_HANDLER_DIR (make plugin)" >&2; return 1; }
+	mkdir -p "$(dirname "$STACK_RUNNER_LOG")" "$(dirname "$STACK_TCMU_LOG")"
+	setsid tcmu-runner --handler-path "$STACK_HANDLER_DIR" --tcmu-log-dir "$(dirname "$STACK_TCMU_LOG")" \
+		>>"$STACK_RUNNER_LOG" 2>&1 < /dev/null &
 	for i in $(seq 1 600); do
 		_bus_has org.kernel.TCMUService1 && return 0
 		pgrep -x tcmu-runner >/dev/null || break
 		sleep 0.1
 	done
 	echo "# tcmu-runner did not register on D-Bus; its log:" >&2
-	tail -n 20 "$ZC_RUNNER_LOG" /var/log/tcmu/tcmu-runner.log 2>/dev/null | sed 's/^/#   /' >&2
+	tail -n 20 "$STACK_RUNNER_LOG" "$STACK_TCMU_LOG" 2>/dev/null | sed 's/^/#   /' >&2
 	return 1
 }
 

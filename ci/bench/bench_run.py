@@ -25,6 +25,9 @@ import json
 import os
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "vm"))
+import fio_json  # noqa: E402  (ci/vm/fio_json.py: the one reader of fio's JSON)
+
 
 def cpu_ticks(path):
     f = open(path).read().split()
@@ -56,20 +59,16 @@ def counters(path):
 
 
 def fio_side(path, rw):
-    text = open(path).read()
-    data = json.loads(text[text.index("{"):])
-    job = data["jobs"][0]
-    side = job["write" if "write" in rw else "read"]
-    return {
-        "mib_s": side["bw_bytes"] / 2**20,
-        "iops": side["iops"],
-        "lat_us": side.get("clat_ns", {}).get("mean", 0) / 1000.0,
-        "fio_bytes": side["io_bytes"],
-        "fio_version": data.get("fio version", ""),
-    }
+    data = fio_json.load(path)
+    rec = fio_json.side(data["jobs"][0], rw)
+    rec["fio_version"] = data.get("fio version", "")
+    return rec
 
 
 def human(n):
+    """Bytes for people (also used by report.py)."""
+    if n is None:
+        return "-"
     for unit in ("B", "KiB", "MiB", "GiB"):
         if abs(n) < 1024 or unit == "GiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -165,6 +164,8 @@ def serve(out):
     return 0
 
 
-ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-ap.add_argument("--out", required=True)
-sys.exit(serve(ap.parse_args().out))
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=True)
+    sys.exit(serve(ap.parse_args().out))

@@ -1,7 +1,7 @@
 #!/bin/bash
 # In-guest part of `make bench`: one boot, the whole matrix.
 #
-#   ci/guest/bench.sh RESULTS.jsonl
+#   ci/bench/guest-bench.sh RESULTS.jsonl
 #
 # Backends (all alive at once, each with its own 256 MiB store on tmpfs,
 # filled once before the first run):
@@ -20,7 +20,7 @@
 # for each job every backend runs in turn (interleaved, so that a change of
 # load on the host shows in every column, not in one backend).
 #
-# Each run appends a JSON line to RESULTS (ci/guest/bench_run.py), the first
+# Each run appends a JSON line to RESULTS (ci/bench/bench_run.py), the first
 # line describes the setup ("type": "meta"). A backend that cannot run on
 # this kernel is listed in the meta line with the reason; no numbers are
 # made up for it. A progress line per run goes to stdout.
@@ -28,13 +28,22 @@
 # Tunables (environment): BENCH_SIZE (256M), BENCH_RUNTIME (5 s),
 # BENCH_RAMP (1 s), BENCH_BS ("4k 64k 256k 1M"), BENCH_QD ("1 16"),
 # BENCH_BACKENDS (all of the above), BENCH_REPEAT (1: passes over the whole
-# matrix; the report takes each run's median), BENCH_KUBLK (kublk's path).
+# matrix; the report takes each run's median), BENCH_RANDOM (1: also the
+# 4k random jobs; 0: sequential only, as make demo runs it), BENCH_KUBLK
+# (kublk's path).
+#
+# Uses the guest library (ci/vm/lib.sh) and the stack (ci/vm/stack.sh),
+# not the tests' helpers: its own scratch directory and EXIT trap.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../tests/test_common.sh"
-. "$here/stack.sh"
-out=${1:?usage: bench.sh RESULTS.jsonl}
+. "$here/../vm/lib.sh"
+. "$here/../vm/stack.sh"
+out=${1:?usage: guest-bench.sh RESULTS.jsonl}
 : > "$out" || exit 1
+fail() { echo "bench: FAILED: $*"; exit 1; }
+trap cleanup_run EXIT
+TMP=$(mktemp -d /tmp/bench.XXXXXX) || fail "mktemp"
+cleanup_push "rm -rf '$TMP'"
 
 SIZE=${BENCH_SIZE:-256M}
 RUNTIME=${BENCH_RUNTIME:-5}
@@ -44,10 +53,11 @@ QDS=${BENCH_QD:-1 16}
 REPEAT=${BENCH_REPEAT:-1}
 BACKENDS=${BENCH_BACKENDS:-tcmu-copy tcmu-zc tcmu-zc-dflt ramdisk fileio ublk ublk-zc}
 KUBLK=${BENCH_KUBLK:-}
+RANDOM_JOBS=${BENCH_RANDOM:-1}
 # 2048 sectors: 1 MiB commands reach TCMU whole (its default is 128 = 64 KiB).
 MAX_SECTORS=2048
 
-need fio python3
+for t in fio python3 targetcli; do command -v $t >/dev/null || fail "$t not installed"; done
 bytes() { # 4k, 1M, 256M -> bytes
 	local n=${1%[kKmMgG]} u=${1##*[0-9]}
 	case $u in k|K) echo $((n << 10));; m|M) echo $((n << 20));; g|G) echo $((n << 30));; *) echo "$n";; esac
@@ -64,42 +74,18 @@ fill() { # dev: write it whole once, so that reads hit allocated pages
 	dd if=/dev/zero of="$1" bs=1M count=$((size_b >> 20)) oflag=direct status=none
 }
 
-# Backstore + tcm_loop LUN (like zc_lun_create, with extra create options).
-#   bench_lun NAME 'targetcli create command' -> sets LUN_DISK
-bench_lun() {
-	local name=$1 create=$2 bs=${2%% *} wwn serial naa dev
-	LUN_DISK=
-	zc_targetcli "$create" || return 1
-	zc_cleanup_push "zc_targetcli '$bs delete $name'"
-	wwn=naa.50014$(printf '%011x' $((RANDOM * 32768 + RANDOM)))
-	zc_targetcli "/loopback create $wwn" "/loopback/$wwn/luns create $bs/$name" || return 1
-	zc_cleanup_push "zc_targetcli '/loopback delete $wwn'"
-	serial=$(sed -n 's/^T10 VPD Unit Serial Number: //p' "$CFS"/core/*/"$name"/wwn/vpd_unit_serial)
-	naa=$(zc_naa_of_serial "$serial")
-	for _ in $(seq 1 300); do
-		for dev in /sys/block/sd*; do
-			[ "$(cat "$dev/device/wwid" 2>/dev/null)" = "$naa" ] || continue
-			LUN_DISK=/dev/${dev##*/}
-			return 0
-		done
-		sleep 0.1
-	done
-	log "no SCSI disk with WWN $naa for $name"
-	return 1
-}
-
 # --- TCMU: one user:zcfile device for the copy and zero-copy rows ---------
 ZCA= ZC_MIN_DEFAULT=
 if wants tcmu-copy || wants tcmu-zc || wants tcmu-zc-dflt; then
 	stack_start || fail "tcmu-runner did not start"
-	zc_cleanup_push stack_stop
-	truncate -s "$SIZE" "$ZC_TMP/tcmu.img"
+	cleanup_push stack_stop
+	truncate -s "$SIZE" "$TMP/tcmu.img"
 	# control=zero_copy=1 creates the zero-copy window; a kernel without
 	# zero copy ignores the unknown option.
-	bench_lun tcmu "/backstores/user:$ZC_HANDLER create name=tcmu size=$SIZE cfgstring=$ZC_TMP/tcmu.img hw_max_sectors=$MAX_SECTORS control=zero_copy=1" ||
-		fail "cannot create the user:$ZC_HANDLER LUN"
-	DEV[tcmu-copy]=$LUN_DISK DEV[tcmu-zc]=$LUN_DISK DEV[tcmu-zc-dflt]=$LUN_DISK
-	TCMU_DIR=$(zc_backstore_dir tcmu)
+	lio_lun_create tcmu "$SIZE" user "$TMP/tcmu.img" "hw_max_sectors=$MAX_SECTORS control=zero_copy=1" ||
+		fail "cannot create the user:$LIO_HANDLER LUN"
+	DEV[tcmu-copy]=$LIO_DISK DEV[tcmu-zc]=$LIO_DISK DEV[tcmu-zc-dflt]=$LIO_DISK
+	TCMU_DIR=$(lio_backstore_dir tcmu)
 	ZCA=$TCMU_DIR/attrib
 	meta+=("tcmu_max_data_area_mb=$(cat "$ZCA/max_data_area_mb" 2>/dev/null)"
 		"tcmu_hw_max_sectors=$(cat "$ZCA/hw_max_sectors" 2>/dev/null)"
@@ -118,8 +104,8 @@ if wants tcmu-copy || wants tcmu-zc || wants tcmu-zc-dflt; then
 		na tcmu-zc-dflt "this kernel has no TCMU zero copy (no attrib/zero_copy in $ZCA)"
 		ZCA=
 	fi
-	fill "$LUN_DISK" || fail "fill $LUN_DISK"
-	note "tcmu: user:$ZC_HANDLER LUN $LUN_DISK on $ZC_TMP/tcmu.img"
+	fill "$LIO_DISK" || fail "fill $LIO_DISK"
+	note "tcmu: user:$LIO_HANDLER LUN $LIO_DISK on $TMP/tcmu.img"
 fi
 
 # Zero-copy mode of the TCMU device for one run.
@@ -138,18 +124,18 @@ tcmu_mode() { # copy | zc | zc-dflt
 
 # --- LIO in-kernel backstores ----------------------------------------------
 if wants ramdisk; then
-	if bench_lun ramdisk "/backstores/ramdisk create name=ramdisk size=$SIZE"; then
-		DEV[ramdisk]=$LUN_DISK; fill "$LUN_DISK"
-		meta+=("ramdisk_hw_max_sectors=$(cat "$(zc_backstore_dir ramdisk)/attrib/hw_max_sectors")")
+	if lio_lun_create ramdisk "$SIZE" ramdisk; then
+		DEV[ramdisk]=$LIO_DISK; fill "$LIO_DISK"
+		meta+=("ramdisk_hw_max_sectors=$(cat "$(lio_backstore_dir ramdisk)/attrib/hw_max_sectors")")
 	else
 		na ramdisk "LUN creation failed"
 	fi
 fi
 if wants fileio; then
-	truncate -s "$SIZE" "$ZC_TMP/fileio.img"
-	if bench_lun fileio "/backstores/fileio create name=fileio file_or_dev=$ZC_TMP/fileio.img size=$SIZE write_back=false"; then
-		DEV[fileio]=$LUN_DISK; fill "$LUN_DISK"
-		meta+=("fileio_hw_max_sectors=$(cat "$(zc_backstore_dir fileio)/attrib/hw_max_sectors")")
+	truncate -s "$SIZE" "$TMP/fileio.img"
+	if lio_lun_create fileio "$SIZE" fileio "$TMP/fileio.img"; then
+		DEV[fileio]=$LIO_DISK; fill "$LIO_DISK"
+		meta+=("fileio_hw_max_sectors=$(cat "$(lio_backstore_dir fileio)/attrib/hw_max_sectors")")
 	else
 		na fileio "LUN creation failed"
 	fi
@@ -164,14 +150,14 @@ ublk_del() { # id
 }
 ublk_add() { # name [kublk options]: loop target on a fresh tmpfs file
 	local name=$1 id; shift
-	truncate -s "$SIZE" "$ZC_TMP/$name.img"
-	id=$("$KUBLK" add -t loop "$@" "$ZC_TMP/$name.img" 2>"$ZC_TMP/$name.err" |
+	truncate -s "$SIZE" "$TMP/$name.img"
+	id=$("$KUBLK" add -t loop "$@" "$TMP/$name.img" 2>"$TMP/$name.err" |
 		sed -n 's/^dev id \([0-9]*\):.*/\1/p')
 	if ! [[ $id =~ ^[0-9]+$ ]]; then
-		na "$name" "kublk add -t loop $* failed: $(head -c 300 "$ZC_TMP/$name.err" | tr '\n' ' ')"
+		na "$name" "kublk add -t loop $* failed: $(head -c 300 "$TMP/$name.err" | tr '\n' ' ')"
 		return 1
 	fi
-	zc_cleanup_push "ublk_del $id"
+	cleanup_push "ublk_del $id"
 	for _ in $(seq 1 100); do [ -b "/dev/ublkb$id" ] && break; sleep 0.1; done
 	[ -b "/dev/ublkb$id" ] || { na "$name" "/dev/ublkb$id did not appear"; return 1; }
 	DEV[$name]=/dev/ublkb$id
@@ -181,7 +167,7 @@ ublk_add() { # name [kublk options]: loop target on a fresh tmpfs file
 if wants ublk || wants ublk-zc; then
 	why=
 	if [ -z "$KUBLK" ] || [ ! -x "$KUBLK" ]; then
-		why="no kublk binary (ci/build-ublk.sh failed on the host: see docs/performance.md)"
+		why="no kublk binary (ci/bench/build-ublk.sh failed on the host: see docs/performance.md)"
 	elif [ ! -c /dev/ublk-control ]; then
 		why="no /dev/ublk-control (kernel without CONFIG_BLK_DEV_UBLK)"
 	fi
@@ -212,7 +198,7 @@ done
 jobs=()
 for qd in $QDS; do
 	for rw in read write; do for bs in $BS; do jobs+=("$rw $bs $qd"); done; done
-	for rw in randread randwrite; do jobs+=("$rw 4k $qd"); done
+	[ "$RANDOM_JOBS" = 0 ] || for rw in randread randwrite; do jobs+=("$rw 4k $qd"); done
 done
 # tcmu-zc-dflt runs only below the default threshold.
 runs_of() { # "rw bs qd" -> the backends that run it
@@ -260,7 +246,7 @@ snap() { # dev dir: /proc/stat, the disk's stat, TCMU's counters
 }
 
 n=0 failed=0
-mkdir -p "$ZC_TMP/pre" "$ZC_TMP/post"
+mkdir -p "$TMP/pre" "$TMP/post"
 for pass in $(seq 1 "$REPEAT"); do
 for j in "${jobs[@]}"; do
 	read -r rw bs qd <<<"$j"
@@ -275,21 +261,20 @@ for j in "${jobs[@]}"; do
 		esac || err="cannot set the zero-copy mode"
 		extra=()
 		[[ $rw != rand* ]] || extra=(--randrepeat=0 --norandommap)
-		snap "$dev" "$ZC_TMP/pre"
+		snap "$dev" "$TMP/pre"
 		if [ -z "$err" ]; then
-			fio --output-format=json --name="$b" --filename="$dev" --ioengine=libaio \
-				--direct=1 --rw="$rw" --bs="$bs" --iodepth="$qd" --size="$SIZE" \
-				--time_based --runtime="$RUNTIME" --ramp_time="$RAMP" "${extra[@]}" \
-				> "$ZC_TMP/fio.json" 2> "$ZC_TMP/fio.err" ||
-				err="fio: $(tail -n 3 "$ZC_TMP/fio.err" | tr '\n' ' ')"
+			msg=$(FIO_JSON=$TMP/fio.json fio_run --name="$b" --filename="$dev" \
+				--rw="$rw" --bs="$bs" --iodepth="$qd" --size="$SIZE" \
+				--time_based --runtime="$RUNTIME" --ramp_time="$RAMP" "${extra[@]}") ||
+				err="fio: $(tail -n 3 <<<"$msg" | tr '\n' ' ')"
 		fi
-		snap "$dev" "$ZC_TMP/post"
+		snap "$dev" "$TMP/post"
 		t=$SECONDS
 		request run "progress=[$n/$total $((t / 60))m$(printf %02d $((t % 60)))s]" \
-			"backend=$b" "rw=$rw" "bs=$bs" "qd=$qd" "pass=$pass" "fio=$ZC_TMP/fio.json" \
-			"pre=$ZC_TMP/pre" "post=$ZC_TMP/post" ${err:+"error=${err//[$'\t\n']/ }"} ||
+			"backend=$b" "rw=$rw" "bs=$bs" "qd=$qd" "pass=$pass" "fio=$TMP/fio.json" \
+			"pre=$TMP/pre" "post=$TMP/post" ${err:+"error=${err//[$'\t\n']/ }"} ||
 			failed=$((failed + 1))
-		rm -f "$ZC_TMP/fio.json"
+		rm -f "$TMP/fio.json"
 	done
 done
 done

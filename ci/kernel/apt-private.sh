@@ -4,12 +4,17 @@
 # machine's own release, without touching
 # the machine's own apt configuration.
 #
-#   ci/apt-private.sh source --download-only linux=7.2.8-1
+#   ci/kernel/apt-private.sh source --download-only linux=7.2.8-1
+#   ci/kernel/apt-private.sh apt-cache madison linux   (apt-cache instead)
+#
+# APT_MIRROR (default the Debian archive) and APT_SUITES (default: sid and
+# the machine's release) choose what it indexes; the index is refreshed
+# when they change or after 12 hours.
 #
 # The machine's keyring verifies the archive as usual.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-top=$(dirname "$here")
+top=$(cd "$here/../.." && pwd)
 APT_PRIV=${APT_PRIV:-$top/build/apt}
 APT_MIRROR=${APT_MIRROR:-http://deb.debian.org/debian}
 # Debian unstable for the kernel, the machine's own release for the source
@@ -43,5 +48,9 @@ if [ ! -e "$stamp" ] || [ -n "$(find "$stamp" -mmin +720)" ]; then
 	echo "apt-private: updating the private source index ($APT_SUITES)" >&2
 	apt-get "${opts[@]}" -q update >&2
 	touch "$stamp"
+fi
+if [ "${1:-}" = apt-cache ]; then
+	shift
+	exec apt-cache "${opts[@]}" "$@"
 fi
 exec apt-get "${opts[@]}" "$@"

@@ -2,23 +2,26 @@
 # Boot a kernel under QEMU (TCG) on the host's root filesystem, run one
 # command in it and return that command's exit status.
 #
-# usage: ci/vm-run.sh -k BZIMAGE [options] [--] COMMAND [ARGS...]
+# usage: ci/vm/vm-run.sh -k BZIMAGE [options] [--] COMMAND [ARGS...]
 #   -k FILE   kernel image (bzImage); its build directory provides
 #             modules.builtin for libkmod in the guest
 #   -m SIZE   guest memory (default: 2G)
 #   -c N      guest CPUs (default: 2)
-#   -t SEC    hang limit for the whole boot (default: 2400)
+#   -t SEC    time limit for the whole boot (default: 2400)
 #   -l FILE   console log (default: build/logs/vm-<time>.log)
 #   -o DIR    host directory shared read-write at the same path (default: build/vmout)
 #   -e V=X    set V=X for the command (repeatable)
 #   -a ARGS   extra kernel command line arguments
+#   -v        also stream the kernel console to stdout (make V=1)
 #   -s        interactive: console on this terminal, a shell instead of COMMAND
 #   -h        this help
 #
 # The host root is shared read-only over 9p; the guest puts tmpfs on what it
-# must write (ci/guest-init.sh). COMMAND runs as root in the current
-# directory; its exit status travels back on a virtio serial port of its own
-# (zc.status), never scraped from the console.
+# must write (ci/vm/guest-init.sh). COMMAND runs as root in the current
+# directory. As in virtme-ng, each stream has a virtio serial port of its
+# own: COMMAND's stdout and stderr (streamed here to stdout and stderr as
+# they come), its exit status (vmrun.status), and the kernel console
+# (ttyS0, kept in the -l file). Nothing is scraped from the console.
 #
 # Exit status: COMMAND's status (0-252), or
 #   125  usage or setup error on the host
@@ -28,15 +31,16 @@
 #   255  the guest died without a status (kernel panic, init crash)
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-top=$(dirname "$here")
+top=$(cd "$here/../.." && pwd)
 B=${BUILD:-$top/build}
+. "$here/lib.sh"
 
 usage() { sed -n '2,/^$/{s/^# \{0,1\}//;p}' "$0"; }
 die() { echo "vm-run: error: $*" >&2; exit 125; }
 
-kernel= mem=2G cpus=2 tmo=2400 log= out=$B/vmout interactive=0 extra=
+kernel= mem=2G cpus=2 tmo=2400 log= out=$B/vmout interactive=0 extra= verbose=0
 envs=()
-while getopts "k:m:c:t:l:o:e:a:sh" o; do
+while getopts "k:m:c:t:l:o:e:a:vsh" o; do
 	case $o in
 	k) kernel=$OPTARG ;;
 	m) mem=$OPTARG ;;
@@ -47,6 +51,7 @@ while getopts "k:m:c:t:l:o:e:a:sh" o; do
 	e) [[ $OPTARG == [A-Za-z_]*=* ]] || die "-e wants VAR=VALUE, got '$OPTARG'"
 	   envs+=("$OPTARG") ;;
 	a) extra+=" $OPTARG" ;;
+	v) verbose=1 ;;
 	s) interactive=1 ;;
 	h) usage; exit 0 ;;
 	*) usage >&2; exit 125 ;;
@@ -60,16 +65,17 @@ shift $((OPTIND - 1))
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not installed (make deps)"
 
 kernel=$(readlink -f "$kernel")
-kbuild=$(dirname "$(dirname "$(dirname "$(dirname "$kernel")")")")
-[ -f "$kbuild/modules.builtin" ] || kbuild=
+kbuild=$(vm_kbuild_of "$kernel")
+[ -n "$kbuild" ] && [ -f "$kbuild/modules.builtin" ] || kbuild=
 mkdir -p "$out" "$B/logs" || die "cannot create $out"
 out=$(readlink -f "$out")
 [ -n "$log" ] || log=$B/logs/vm-$(date +%Y%m%d-%H%M%S)-$$.log
 mkdir -p "$(dirname "$log")"
 : > "$log"
 
-status=$(mktemp "$B/logs/.status.XXXXXX")
-trap 'rm -f "$status"' EXIT
+ports=$(mktemp -d "$B/logs/.vmrun.XXXXXX")
+trap 'rm -rf "$ports"' EXIT
+: > "$ports/status"; : > "$ports/stdout"; : > "$ports/stderr"
 
 # The guest command: a bash fragment, base64 on the kernel command line.
 q() { printf '%q ' "$@"; }
@@ -87,9 +93,9 @@ b64=$(printf '%s' "$script" | base64 -w0)
 # virtio device, AE_AML_LOOP_TIMEOUT); the PIRQ table routes IRQs as well.
 append="console=ttyS0 loglevel=5 panic=-1 nokaslr pci=noacpi"
 append+=" root=hostroot rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=loose ro"
-append+=" init=$here/guest-init.sh zc_cmd=$b64 zc_out=$out zc_top=$top"
-[ -z "$kbuild" ] || append+=" zc_kbuild=$kbuild"
-[ $interactive -eq 0 ] || append+=" zc_interactive=1"
+append+=" init=$here/guest-init.sh vmrun.cmd=$b64 vmrun.out=$out vmrun.top=$top"
+[ -z "$kbuild" ] || append+=" vmrun.kbuild=$kbuild"
+[ $interactive -eq 0 ] || append+=" vmrun.interactive=1"
 append+="$extra"
 
 qemu=(qemu-system-x86_64 -machine pc -accel tcg,thread=multi -cpu max
@@ -98,10 +104,12 @@ qemu=(qemu-system-x86_64 -machine pc -accel tcg,thread=multi -cpu max
 	-fsdev local,id=root,path=/,security_model=none,readonly=on,multidevs=remap
 	-device virtio-9p-pci,fsdev=root,mount_tag=hostroot
 	-fsdev local,id=out,path="$out",security_model=none,multidevs=remap
-	-device virtio-9p-pci,fsdev=out,mount_tag=zcout
-	-device virtio-serial-pci
-	-chardev file,id=zcstatus,path="$status"
-	-device virtserialport,chardev=zcstatus,name=zc.status)
+	-device virtio-9p-pci,fsdev=out,mount_tag=vmrun_out
+	-device virtio-serial-pci)
+for p in status stdout stderr; do
+	qemu+=(-chardev "file,id=vmrun_$p,path=$ports/$p"
+		-device "virtserialport,chardev=vmrun_$p,name=vmrun.$p")
+done
 
 start=$(date +%s)
 if [ $interactive -eq 1 ]; then
@@ -109,26 +117,37 @@ if [ $interactive -eq 1 ]; then
 	"${qemu[@]}"
 	rc=$?
 else
-	qemu+=(-chardev stdio,id=con,signal=off,logfile="$log" -serial chardev:con)
-	timeout -k 10 "$tmo" "${qemu[@]}" </dev/null
+	qemu+=(-chardev "file,id=con,path=$log" -serial chardev:con)
+	timeout -k 10 "$tmo" "${qemu[@]}" </dev/null &
+	qpid=$!
+	# Stream the command's output (and with -v the console) while it runs;
+	# each tail ends once QEMU has.
+	tails=()
+	tail -q -n +1 -s 0.2 --pid=$qpid -F "$ports/stdout" 2>/dev/null & tails+=($!)
+	tail -q -n +1 -s 0.2 --pid=$qpid -F "$ports/stderr" >&2 2>/dev/null & tails+=($!)
+	if [ $verbose -eq 1 ]; then
+		tail -q -n +1 -s 0.2 --pid=$qpid -F "$log" 2>/dev/null & tails+=($!)
+	fi
+	wait $qpid
 	rc=$?
+	wait "${tails[@]}"
 fi
 secs=$(( $(date +%s) - start ))
 
-# Kernel reports that fail a run (shared with tests/run-tests.sh).
+# Kernel reports that fail a run (shared with ci/tests/run-tests.sh).
 splat=$(cat "$here/splat.ere")
 if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
-	echo "vm-run: guest hung: no exit within ${tmo}s (console: $log)" >&2
+	echo "vm-run: $(vm_status_text 254): no exit within ${tmo}s (console: $log)" >&2
 	exit 254
 fi
-st=$(tr -dc '0-9\n' < "$status" | head -n 1)
+st=$(tr -dc '0-9\n' < "$ports/status" | head -n 1)
 if [ -z "$st" ]; then
-	echo "vm-run: guest died without a status after ${secs}s (console: $log)" >&2
+	echo "vm-run: $(vm_status_text 255) after ${secs}s (console: $log)" >&2
 	grep -aE "$splat" "$log" | head -n 5 >&2
 	exit 255
 fi
 if [ "$st" -eq 0 ] && grep -aqE "$splat" "$log"; then
-	echo "vm-run: the command passed but the kernel reported problems (console: $log):" >&2
+	echo "vm-run: $(vm_status_text 253) (console: $log):" >&2
 	grep -aE "$splat" "$log" | head -n 10 >&2
 	exit 253
 fi
