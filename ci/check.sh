@@ -160,6 +160,13 @@ ci/series/series.py check > "$res/series.tap" 2>&1
 grep -q '^1\.\.[0-9]' "$res/series.tap" || bail "the series check did not finish (see $res/series.tap)"
 show "$res/series.tap"
 
+# Each patch on its own: the objects it touches build with W=1 and sparse,
+# without warnings the same objects did not have before it (bisectable).
+echo "check: every patch builds on its own (W=1, sparse)"
+ci/series/patch-build.sh > "$res/series-build.tap" 2>&1
+grep -q '^1\.\.[0-9]' "$res/series-build.tap" || bail "the per-patch build did not finish (see $res/series-build.tap)"
+show "$res/series-build.tap"
+
 run_suite() {
 	local img tap rc
 	img=$(ci/kernel/build-kernel.sh "$suite" debug) || { bail "$suite debug kernel build failed"; return; }
@@ -167,7 +174,7 @@ run_suite() {
 	tap=$B/vmout/$suite.tap
 	rm -f "$B/vmout/$suite"*.tap "$B/vmout/$suite"-*.dmesg "$B/vmout/$suite"-*.txt
 	echo "check: booting the $suite debug kernel ($img): $(wc -l < "$sel") tests, guest limit ${guest_limit}s"
-	ci/vm/vm-run.sh -k "$img" -m 3G -t "$guest_limit" -l "$B/logs/$suite.log" $([ "${V:-0}" = 0 ] || echo -v) \
+	ci/vm/vm-run.sh -k "$img" -m 3G -t "$guest_limit" -l "$B/logs/$suite.log" -a kasan_multi_shot $([ "${V:-0}" = 0 ] || echo -v) \
 		-e "T_INJECT=${T_INJECT:-}" -e "T_TRACE=${T_TRACE:-}" -e "ZC05_COPY=${ZC05_COPY:-}" \
 		-e "T_KERNEL=$suite" -e "T_OUT=$B/vmout" \
 		-- ci/tests/run-tests.sh -o "$tap" "$sel"
