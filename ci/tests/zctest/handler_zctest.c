@@ -49,6 +49,9 @@
  *   stall+N     the first WRITE: load its buffer, sleep N ms, then write
  *               the file from it: "efault" if the buffer was taken away
  *               (the command timed out), "late_ok" if it was still there
+ *   split       before the first command touches its buffer, mprotect()
+ *               everything from the data area on read-only and back, which
+ *               splits the mapping in two ("split"); then plain file I/O
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -80,7 +83,7 @@
 enum zct_mode {
 	ZCT_NORMAL, ZCT_STOREOUT, ZCT_UNTOUCHED, ZCT_BADID, ZCT_BADPAD, ZCT_BADLEN,
 	ZCT_RACE, ZCT_KEEPBUF, ZCT_MPROTECT, ZCT_CLEARREFS, ZCT_TWOTOUCH,
-	ZCT_STALL, ZCT_NR_MODES
+	ZCT_STALL, ZCT_SPLIT, ZCT_NR_MODES
 };
 
 static const char *const zct_mode_names[ZCT_NR_MODES] = {
@@ -89,7 +92,7 @@ static const char *const zct_mode_names[ZCT_NR_MODES] = {
 	[ZCT_BADPAD] = "badpad", [ZCT_BADLEN] = "badlen", [ZCT_RACE] = "race",
 	[ZCT_KEEPBUF] = "keepbuf", [ZCT_MPROTECT] = "mprotect",
 	[ZCT_CLEARREFS] = "clearrefs", [ZCT_TWOTOUCH] = "twotouch",
-	[ZCT_STALL] = "stall",
+	[ZCT_STALL] = "stall", [ZCT_SPLIT] = "split",
 };
 
 #define ZCT_BIG		(64 * 1024)	/* zero_copy_min_size's default */
@@ -462,6 +465,27 @@ static void zct_twotouch(struct zct_state *st, const char *buf, size_t len)
 	zct_note(st, "lost", before - after);
 }
 
+/* ---- split: the daemon's mapping in two pieces ---- */
+
+static void zct_split(struct tcmu_device *dev, struct zct_state *st)
+{
+	struct tcmu_mailbox *mb;
+	void *base = NULL;
+	size_t len = 0;
+	char *data;
+
+	if (__atomic_exchange_n(&st->misbehaved, 1, __ATOMIC_SEQ_CST))
+		return;
+	free(tcmu_dev_get_memory_info(dev, &base, &len, NULL));
+	mb = base;
+	data = (char *)base + mb->cmdr_off + mb->cmdr_size;
+	if (mprotect(data, (char *)base + len - data, PROT_READ) ||
+	    mprotect(data, (char *)base + len - data, PROT_READ | PROT_WRITE))
+		zct_count(st, "mprotect_failed");
+	else
+		zct_count(st, "split");
+}
+
 static bool zct_big(struct iovec *iov, size_t iov_cnt, size_t len)
 {
 	return iov_cnt == 1 && len >= ZCT_BIG && iov[0].iov_len == len;
@@ -478,6 +502,8 @@ static int zct_read(struct tcmu_device *dev, struct tcmur_cmd *cmd,
 		return TCMU_STS_OK;
 	if (st->mode == ZCT_KEEPBUF)
 		zct_release_kept(dev, st);
+	if (st->mode == ZCT_SPLIT)
+		zct_split(dev, st);
 	if (!zct_big(iov, iov_cnt, len))
 		return zct_rw(st, false, iov, iov_cnt, len, off);
 	switch (st->mode) {
@@ -564,6 +590,8 @@ static int zct_write(struct tcmu_device *dev, struct tcmur_cmd *cmd,
 	}
 	if (st->mode == ZCT_KEEPBUF)
 		zct_release_kept(dev, st);
+	if (st->mode == ZCT_SPLIT)
+		zct_split(dev, st);
 	if (zct_big(iov, iov_cnt, len)) {
 		switch (st->mode) {
 		case ZCT_RACE:
