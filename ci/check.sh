@@ -174,7 +174,7 @@ run_suite() {
 	tap=$B/vmout/$suite.tap
 	rm -f "$B/vmout/$suite"*.tap "$B/vmout/$suite"-*.dmesg "$B/vmout/$suite"-*.txt
 	echo "check: booting the $suite debug kernel ($img): $(wc -l < "$sel") tests, guest limit ${guest_limit}s"
-	ci/vm/vm-run.sh -k "$img" -m 3G -t "$guest_limit" -l "$B/logs/$suite.log" -a kasan_multi_shot $([ "${V:-0}" = 0 ] || echo -v) \
+	ci/vm/vm-run.sh -k "$img" -m 3G -t "$guest_limit" -l "$B/logs/$suite.log" -a "kasan_multi_shot log_buf_len=8M" $([ "${V:-0}" = 0 ] || echo -v) \
 		-e "T_INJECT=${T_INJECT:-}" -e "T_TRACE=${T_TRACE:-}" -e "ZC05_COPY=${ZC05_COPY:-}" \
 		-e "T_KERNEL=$suite" -e "T_OUT=$B/vmout" \
 		-- ci/tests/run-tests.sh -o "$tap" "$sel"

@@ -48,11 +48,19 @@ while read -r name tmo; do
 	rc=${PIPESTATUS[0]}
 	secs=$(printf '%.1f' "$(echo "$(date +%s.%N) - $start" | bc)")
 	echo "<6>run-tests: end $name rc=$rc" > /dev/kmsg
-	splats=$(dmesg | sed -n "/run-tests: start $name\$/,\$p" | grep -E "$splat")
+	# The kernel log since this test's marker; if the marker is gone (the
+	# log wrapped: many reports), all of it, so a report is never missed.
+	klog=$(dmesg)
+	if grep -q "run-tests: start $name\$" <<<"$klog"; then
+		klog=$(sed -n "/run-tests: start $name\$/,\$p" <<<"$klog")
+	else
+		emit "# the kernel log wrapped during $name: scanning all of it"
+	fi
+	splats=$(grep -E "$splat" <<<"$klog")
 	if [ -n "$splats" ]; then
 		emit "not ok $n $name # ${secs}s, kernel reported problems"
 		echo "$splats" | head -n 20 | sed 's/^/# dmesg: /' | tee -a "$tap"
-		dmesg | sed -n "/run-tests: start $name\$/,\$p" > "${tap%.tap}-$name.dmesg" 2>/dev/null
+		echo "$klog" > "${tap%.tap}-$name.dmesg" 2>/dev/null
 		failn=$((failn + 1))
 	elif [ "$rc" -eq 0 ]; then
 		emit "ok $n $name # ${secs}s"
